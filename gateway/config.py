@@ -1,0 +1,98 @@
+"""Settings: ``config/gateway.toml`` (or ``--config PATH``), then ``PDE_GATEWAY_*`` variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.exceptions import ConfigurationError
+from gateway.model.common import RECORD
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = REPO_ROOT / "config" / "gateway.toml"
+ENV_PREFIX = "PDE_GATEWAY_"
+
+
+@dataclass(**RECORD)
+class Settings:
+    data_dir: Path
+    database_url: str
+    max_file_bytes: int = 50 * 1024 * 1024
+    workers: int = 2
+    poll_interval_seconds: float = 0.2
+    settle_seconds: float = 0.3
+    lease_seconds: float = 30.0
+    log_format: str = "auto"
+    log_level: str = "INFO"
+    offices_file: Path = REPO_ROOT / "config" / "offices.toml"
+    carriers_file: Path = REPO_ROOT / "config" / "carriers.toml"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def drop_dir(self) -> Path:
+        return self.data_dir / "drop"
+
+    @property
+    def cli_dir(self) -> Path:
+        return self.data_dir / "cli"
+
+
+_PATH_KEYS = {"data_dir", "offices_file", "carriers_file"}
+
+
+def load_settings(
+    config_path: Path | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Read the TOML file, overlay environment variables, resolve paths."""
+    env = dict(os.environ if environ is None else environ)
+    path = config_path or Path(env.get(ENV_PREFIX + "CONFIG", DEFAULT_CONFIG))
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"cannot read configuration {path}: {exc}") from exc
+    elif config_path is not None:
+        raise ConfigurationError(f"configuration file {path} does not exist")
+    base = path.resolve().parent.parent if path.exists() else REPO_ROOT
+
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise ConfigurationError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+    for name in fields:
+        value = env.get(ENV_PREFIX + name.upper())
+        if value is not None:
+            raw[name] = value
+
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        values[name] = _convert(name, value, base)
+    values.setdefault("data_dir", base / "var")
+    if not values.get("database_url"):
+        values["database_url"] = f"sqlite:///{values['data_dir'] / 'gateway.db'}"
+    try:
+        return Settings(**values)
+    except TypeError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def _convert(name: str, value: Any, base: Path) -> Any:
+    try:
+        if name in _PATH_KEYS:
+            p = Path(str(value)).expanduser()
+            return p if p.is_absolute() else (base / p).resolve()
+        if name in {"max_file_bytes", "workers"}:
+            return int(value)
+        if name.endswith("_seconds"):
+            return float(value)
+        return str(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"setting {name}: {value!r} is not valid ({exc})") from exc

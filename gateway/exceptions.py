@@ -1,0 +1,72 @@
+"""The gateway's one exception tree.
+
+Every error the gateway raises on purpose is a :class:`GatewayError`. The branch tells the
+caller what to do with it::
+
+    GatewayError                    anything the gateway raises on purpose
+    ├── DocumentError               the submitted bytes are at fault: refuse, never retry
+    │   ├── EncodingError           bytes not valid in the declared/assumed encoding
+    │   ├── SizeLimitError          file larger than the configured limit
+    │   ├── FormatError             unknown or undetectable format, empty file
+    │   └── XmlDocumentError        malformed, hostile (DTD/entities) or schema-invalid XML
+    ├── TransientError              the environment is at fault: retry later
+    │   └── StorageUnavailable      database or disk not reachable right now
+    └── ConfigurationError          the operator's configuration is wrong: fix it, then restart
+
+Third-party errors are wrapped where they enter (lxml in ``parsers.xml``, SQLAlchemy in
+``gateway.storage``) with ``raise ... from exc`` so the original stays in ``__cause__``.
+
+A ``DocumentError`` carries refusal :class:`~gateway.model.findings.Finding` objects: a
+stable code, an Indonesian and an English message and the place in the file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.model.findings import Finding
+
+
+class GatewayError(Exception):
+    """The gateway failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.__doc__ or type(self).__name__)
+
+
+class DocumentError(GatewayError):
+    """The submitted document cannot be accepted."""
+
+    def __init__(self, findings: list[Finding] | tuple[Finding, ...]) -> None:
+        self.findings = tuple(findings)
+        first = self.findings[0].message_en if self.findings else None
+        super().__init__(first)
+
+
+class EncodingError(DocumentError):
+    """The bytes are not valid in the declared encoding."""
+
+
+class SizeLimitError(DocumentError):
+    """The file is larger than the configured limit."""
+
+
+class FormatError(DocumentError):
+    """The file format could not be recognised."""
+
+
+class XmlDocumentError(DocumentError):
+    """The XML document is malformed, hostile or invalid against its schema."""
+
+
+class TransientError(GatewayError):
+    """A temporary failure; the work will be retried."""
+
+
+class StorageUnavailable(TransientError):
+    """The database or the raw-file store is not reachable right now."""
+
+
+class ConfigurationError(GatewayError):
+    """The gateway's configuration is invalid."""

@@ -1,0 +1,131 @@
+"""The catalogue of refusal and warning reasons: stable code -> Indonesian and English text.
+
+Codes never change meaning once published: carriers' systems match on them. Templates use
+``str.format`` fields filled from the finding's context.
+"""
+
+from __future__ import annotations
+
+from gateway.model.findings import Finding, Location, Severity
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # The file as a whole
+    "FILE-001": ("Berkas kosong.", "The file is empty."),
+    "FILE-002": (
+        "Ukuran berkas {size} byte melebihi batas {limit} byte.",
+        "The file is {size} bytes, over the limit of {limit} bytes.",
+    ),
+    "FILE-003": (
+        "Berkas bukan teks yang sah dalam pengkodean {encoding}: {detail}.",
+        "The file is not valid {encoding} text: {detail}.",
+    ),
+    "FILE-004": (
+        "Format berkas tidak dikenali (bukan XML, X12 atau EDIFACT).",
+        "The file format is not recognised (not XML, X12 or EDIFACT).",
+    ),
+    "FILE-005": (
+        "Format {format} belum dilayani oleh gateway ini.",
+        "The {format} format is not served by this gateway yet.",
+    ),
+    # XML
+    "XML-001": ("XML tidak well-formed: {detail}.", "The XML is not well-formed: {detail}."),
+    "XML-002": (
+        "Deklarasi DTD/DOCTYPE/ENTITY tidak diizinkan.",
+        "DTD, DOCTYPE and ENTITY declarations are not allowed.",
+    ),
+    "XML-003": ("Tidak sesuai skema: {detail}.", "Not valid against the schema: {detail}."),
+    "XML-004": (
+        "Elemen akar {root} tidak dikenal.",
+        "The root element {root} is not a known document.",
+    ),
+    # Sender and office
+    "SND-001": (
+        "Pengirim {sender} tidak terdaftar.",
+        "The sender {sender} is not a registered carrier.",
+    ),
+    "SND-002": (
+        "Pengangkut {sender} tidak memiliki perjanjian PDE yang berlaku dengan kantor {office} "
+        "(Pasal 13).",
+        "The carrier {sender} has no PDE agreement in force with office {office} (Art. 13).",
+    ),
+    "OFF-001": ("Kantor pabean {office} tidak dikenal.", "The customs office {office} is unknown."),
+    "OFF-002": (
+        "Kantor pabean {office} tidak melayani saluran {channel} (Pasal 3, 5, 9).",
+        "The customs office {office} does not run the {channel} channel (Art. 3, 5, 9).",
+    ),
+    # Identifiers
+    "ID-001": ("NPWP {value} tidak sah.", "The NPWP {value} is not valid."),
+    "ID-002": ("Nomor IMO {value} tidak sah.", "The IMO number {value} is not valid."),
+    "ID-003": (
+        "Nomor peti kemas {value} tidak sah (ISO 6346, digit pemeriksa).",
+        "The container number {value} is not valid (ISO 6346 check digit).",
+    ),
+    "ID-004": (
+        "Kode pelabuhan {value} bukan UN/LOCODE yang sah.",
+        "The port code {value} is not a valid UN/LOCODE.",
+    ),
+    "ID-005": (
+        "Kode HS {value} harus sekurang-kurangnya 4 digit (Pasal 4 ayat 5).",
+        "The HS code {value} must have at least 4 digits (Art. 4(5)).",
+    ),
+    "ID-006": (
+        "Kode negara {value} bukan kode ISO 3166 yang sah.",
+        "The country code {value} is not a valid ISO 3166 code.",
+    ),
+    # Duplicates and references
+    "DUP-001": (
+        "Duplikat: isi berkas yang sama sudah diterima sebagai {nomor_aju}.",
+        "Duplicate: the same content was already received as {nomor_aju}.",
+    ),
+    "DUP-002": (
+        "Duplikat: nomor aju {nomor_aju} sudah dipakai oleh pengirim ini.",
+        "Duplicate: submission number {nomor_aju} was already used by this sender.",
+    ),
+    "AJU-001": (
+        "Nomor aju {nomor_aju} tidak sesuai: {detail}.",
+        "The submission number {nomor_aju} is not valid: {detail}.",
+    ),
+    "REF-001": (
+        "BC 1.1 nomor {number} tanggal {date} di kantor {office} tidak ditemukan.",
+        "BC 1.1 number {number} of {date} at office {office} does not exist.",
+    ),
+    "REF-002": (
+        "Pos {pos} tidak ada dalam BC 1.1 nomor {number}.",
+        "Pos {pos} is not in BC 1.1 number {number}.",
+    ),
+    # Timing (flags and warnings)
+    "LATE-001": (
+        "RKSP/JKSP terlambat {lateness}: wajib paling lambat 24 jam sebelum kedatangan "
+        "(Pasal 2).",
+        "RKSP/JKSP filed {lateness} late: due at least 24 h before arrival (Art. 2).",
+    ),
+    "LATE-002": (
+        "Outward manifest terlambat {lateness}: wajib paling lambat 24 jam sejak "
+        "keberangkatan (Pasal 8 ayat 2).",
+        "Outward manifest filed {lateness} late: due at the latest 24 h after departure "
+        "(Art. 8(2)).",
+    ),
+    # Internal
+    "SYS-001": (
+        "Kesalahan internal gateway; dokumen disimpan dan akan diperiksa operator.",
+        "Internal gateway error; the document is kept and an operator will look at it.",
+    ),
+}
+
+
+def finding(
+    code: str,
+    *,
+    severity: Severity = Severity.ERROR,
+    location: Location | None = None,
+    **context: object,
+) -> Finding:
+    """Build a finding from the catalogue, filling its templates with ``context``."""
+    template_id, template_en = CATALOGUE[code]
+    return Finding(
+        code=code,
+        severity=severity,
+        message_id=template_id.format(**context),
+        message_en=template_en.format(**context),
+        location=location,
+    )

@@ -1,0 +1,202 @@
+"""The database schema. Changes go through an Alembic migration in ``migrations/versions``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from gateway.storage.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+offices = Table(
+    "offices",
+    metadata,
+    Column("code", String(6), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("unlocodes", Json, nullable=False),
+    Column("channels", Json, nullable=False),
+)
+
+carriers = Table(
+    "carriers",
+    metadata,
+    Column("code", String(20), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("npwp", String(16), nullable=False),
+    Column("aju_code", String(6), nullable=False, unique=True),
+    Column("senders", Json, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("carrier_code", ForeignKey("carriers.code"), nullable=False, index=True),
+    Column("office_code", ForeignKey("offices.code"), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_until", Date),
+    Column("reference", String(100)),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(20), nullable=False),
+    Column("sender", String(20), nullable=False, index=True),  # as claimed by the channel
+    Column("source_name", String(255), nullable=False),
+    # What makes a second look at the same arrival harmless (e.g. drop path + inode + mtime).
+    Column("intake_key", String(512), nullable=False),
+    Column("raw_path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("format", String(10)),
+    Column("nomor_aju", String(26)),
+    Column("processed_at", UTCDateTime),
+    UniqueConstraint("channel", "intake_key"),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("submission_id", ForeignKey("submissions.id"), nullable=False),
+    Column("doc_index", Integer, nullable=False),
+    Column("nomor_aju", String(26), nullable=False, unique=True),
+    Column("sender", String(20), nullable=False),
+    Column("office_code", String(6)),
+    Column("document_type", String(20), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("sender_reference", String(64)),
+    Column("flags", Json, nullable=False),
+    Column("findings", Json, nullable=False),
+    Column("summary", Json, nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
+    UniqueConstraint("submission_id", "doc_index"),
+)
+
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("document_id", ForeignKey("documents.id"), nullable=False, unique=True),
+    Column("kind", String(6), nullable=False),
+    Column("office_code", String(6), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("number", String(6), nullable=False),
+    Column("registration_date", Date, nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    UniqueConstraint("office_code", "kind", "year", "number"),
+)
+
+manifest_pos = Table(
+    "manifest_pos",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("document_id", ForeignKey("documents.id"), nullable=False),
+    Column("group_number", Integer, nullable=False),
+    Column("pos_number", String(12), nullable=False),
+    Column("transport_document", String(64), nullable=False),
+    Column("status", String(20), nullable=False),  # OPEN, CLOSED
+    UniqueConstraint("document_id", "pos_number"),
+)
+
+# A row per (sender, key) of every accepted document: same content, same sender reference.
+# The unique key is what stops two workers from accepting the same document twice.
+dedup_keys = Table(
+    "dedup_keys",
+    metadata,
+    Column("sender", String(20), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("document_id", ForeignKey("documents.id"), nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+acks = Table(
+    "acks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("submission_id", ForeignKey("submissions.id"), nullable=False, index=True),
+    Column("document_id", ForeignKey("documents.id")),
+    Column("kind", String(20), nullable=False),  # RECEIPT, RESPONSE
+    Column("channel", String(20), nullable=False),
+    Column("partner", String(20), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(20), nullable=False),  # PENDING, DELIVERED
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Column("path", Text),
+    UniqueConstraint("submission_id", "file_name"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("submission_id", BigInteger, index=True),
+    Column("document_id", BigInteger),
+    Column("from_status", String(20)),
+    Column("to_status", String(20)),
+    Column("detail", Json, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("ref", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),  # todo, doing, done, failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_after", UTCDateTime, nullable=False),
+    Column("locked_by", String(64)),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    # Enqueueing the same work twice (a retried receive, a second scheduler) is harmless.
+    UniqueConstraint("kind", "ref"),
+)
+Index("ix_jobs_claim", jobs.c.status, jobs.c.run_after, jobs.c.id)
