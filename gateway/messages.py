@@ -95,8 +95,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     # Timing (flags and warnings)
     "LATE-001": (
-        "RKSP/JKSP terlambat {lateness}: wajib paling lambat 24 jam sebelum kedatangan "
-        "(Pasal 2).",
+        "RKSP/JKSP terlambat {lateness}: wajib paling lambat 24 jam sebelum kedatangan (Pasal 2).",
         "RKSP/JKSP filed {lateness} late: due at least 24 h before arrival (Art. 2).",
     ),
     "LATE-002": (

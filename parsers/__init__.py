@@ -4,3 +4,7 @@ No paths, no sessions, no clock: everything a parser needs is in its arguments.
 """
 
 from __future__ import annotations
+
+from parsers.detect import detect_format
+
+__all__ = ["detect_format"]

@@ -1,0 +1,119 @@
+"""The gateway as a running service: database, channels, pipeline, workers, sweeper."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from datetime import timedelta
+from types import FrameType
+
+import structlog
+
+from gateway.channels.base import Channel
+from gateway.channels.cli import CliChannel
+from gateway.channels.filedrop import FileDropChannel
+from gateway.config import Settings
+from gateway.pipeline import Clock, Pipeline
+from gateway.reference import load_carriers, load_offices
+from gateway.storage import reference_store
+from gateway.storage.database import Database
+from gateway.worker import Worker, utc_now
+
+log = structlog.get_logger("gateway.app")
+
+SWEEP_INTERVAL = 2.0
+
+
+class Gateway:
+    """Everything one process needs; ``run()`` serves until SIGINT/SIGTERM."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.db = Database(settings.database_url, pool_size=settings.workers + 4)
+        self.db.migrate()
+        self._seed()
+        self.filedrop = FileDropChannel(
+            settings.drop_dir,
+            poll_interval=settings.poll_interval_seconds,
+            settle_seconds=settings.settle_seconds,
+        )
+        self.channels: dict[str, Channel] = {
+            "filedrop": self.filedrop,
+            "cli": CliChannel(settings.cli_dir),
+        }
+        self.pipeline = Pipeline(db=self.db, settings=settings, channels=self.channels, clock=clock)
+        self.stop = threading.Event()
+
+    def _seed(self) -> None:
+        with self.db.transaction() as conn:
+            if reference_store.is_seeded(conn):
+                return
+            offices = load_offices(self.settings.offices_file)
+            carriers = load_carriers(self.settings.carriers_file)
+            reference_store.seed(conn, offices, carriers, now=self.clock())
+        log.info("reference data loaded", offices=len(offices), carriers=len(carriers))
+
+    def partners(self) -> list[str]:
+        return sorted(self.pipeline.reference().carriers)
+
+    def run(self) -> None:
+        self.filedrop.prepare(self.partners())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        requeued = self.pipeline.queue.requeue_expired(now=self.clock())
+        threads = [
+            threading.Thread(
+                target=self.filedrop.run,
+                args=(self.pipeline.receive, self.stop),
+                name="filedrop",
+                daemon=True,
+            ),
+            threading.Thread(target=self._sweep, name="sweeper", daemon=True),
+        ]
+        base_id = f"{socket.gethostname()}:{os.getpid()}"
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        for n in range(self.settings.workers):
+            worker = Worker(
+                pipeline=self.pipeline, worker_id=f"{base_id}:{n}", clock=self.clock, lease=lease
+            )
+            threads.append(
+                threading.Thread(
+                    target=worker.run, args=(self.stop,), name=f"worker-{n}", daemon=True
+                )
+            )
+        for thread in threads:
+            thread.start()
+        log.info(
+            "gateway started",
+            pid=os.getpid(),
+            database=self.db.dialect,
+            data_dir=str(self.settings.data_dir),
+            drop=str(self.settings.drop_dir),
+            workers=self.settings.workers,
+            requeued=requeued,
+            message_id="Gateway PDE berjalan; letakkan berkas di folder in/ pengangkut.",
+            message_en="PDE Gateway running; drop files into a carrier's in/ folder.",
+        )
+        while not self.stop.is_set():
+            self.stop.wait(0.5)
+        log.info("stopping: finishing the work in hand")
+        for thread in threads:
+            thread.join(timeout=30)
+        self.db.dispose()
+        log.info("gateway stopped")
+
+    def _sweep(self) -> None:
+        while not self.stop.wait(SWEEP_INTERVAL):
+            try:
+                requeued = self.pipeline.queue.requeue_expired(now=self.clock())
+                if requeued:
+                    log.warning("requeued jobs of vanished workers", count=requeued)
+            except Exception:  # keep sweeping whatever happens; the next round retries
+                log.exception("sweep failed")
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("signal received", signal=signal.Signals(signum).name)
+        self.stop.set()

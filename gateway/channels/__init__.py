@@ -1,0 +1,3 @@
+"""Channels move bytes in and out; the pipeline does everything else."""
+
+from __future__ import annotations

@@ -1,0 +1,70 @@
+"""The channel contract: hand received bytes to the pipeline, deliver acks back.
+
+A channel knows where files come from and where acknowledgments go; it never parses,
+validates or numbers anything.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import BinaryIO
+
+from gateway.storage.submissions import PendingAck
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Inbound:
+    """What a channel knows about a file it hands over."""
+
+    channel: str
+    sender: str  # carrier code as the channel established it (folder, account, CLI flag)
+    source_name: str
+    intake_key: str  # the same arrival seen twice has the same key
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Received:
+    submission_id: int
+    created: bool
+
+
+Intake = Callable[[Inbound, BinaryIO], Received]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Channel(ABC):
+    name: str
+    # "pde" (EDI), "media" (electronic storage media: drop folder, upload) or "manual":
+    # an office says which it runs (Art. 3, 5, 9).
+    family: str
+
+    @abstractmethod
+    def deliver(self, ack: PendingAck) -> Path:
+        """Put one acknowledgment where the sender picks it up; return where it went.
+
+        Must be idempotent: delivering the same ack twice leaves one file with the same bytes.
+        """
+
+    def run(self, intake: Intake, stop: threading.Event) -> None:  # noqa: B027
+        """Watch for incoming files and hand each to ``intake`` until ``stop`` is set.
+
+        Only channels that poll implement it; the CLI channel is driven from outside.
+        """
+
+
+def safe_name(name: str) -> str:
+    """A file name with no folders and nothing a shell or a path join could misread."""
+    base = PurePath(name.replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", base).strip("._") or "file"
+    return cleaned[:120]
+
+
+def ack_file_name(source_name: str, nomor_aju: str, kind: str) -> str:
+    stem = safe_name(source_name).rsplit(".", 1)[0]
+    return f"{stem}-{nomor_aju}.{kind.lower()}.xml"

@@ -1,0 +1,146 @@
+"""The file drop: per-carrier folders ``in/`` → ``out/``, with ``archive/`` and ``error/``.
+
+A file is taken from ``in/`` once it has a final name (no temporary suffix, not hidden) and
+its size and modification time have stayed unchanged for ``settle_seconds``. It is kept in the
+raw store and recorded before it is moved to ``archive/``; if the gateway stops in between,
+the next look finds the same file with the same intake key and only finishes the move.
+Responses to refused files come with a copy of the original in ``error/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from gateway.channels.base import Channel, Inbound, Intake, safe_name
+from gateway.exceptions import TransientError
+from gateway.storage.raw_files import fsync_dir, write_durably
+from gateway.storage.submissions import PendingAck
+
+log = structlog.get_logger("gateway.channels.filedrop")
+
+SUBFOLDERS = ("in", "out", "archive", "error")
+# Names that uploading tools use while a file is still being written.
+TEMPORARY = re.compile(
+    r"(^[.~])|(\.(tmp|temp|part|partial|filepart|crdownload|swp|lock)$)|~$", re.IGNORECASE
+)
+PARTNER_FOLDER = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+class FileDropChannel(Channel):
+    name = "filedrop"
+    family = "media"
+
+    def __init__(self, root: Path, *, poll_interval: float, settle_seconds: float) -> None:
+        self.root = root
+        self.poll_interval = poll_interval
+        self.settle_seconds = settle_seconds
+        self._seen: dict[Path, _Seen] = {}
+        self._warned: set[Path] = set()
+
+    def prepare(self, partners: list[str]) -> None:
+        for partner in partners:
+            for sub in SUBFOLDERS:
+                (self.root / partner / sub).mkdir(parents=True, exist_ok=True)
+
+    def inbox(self, partner: str) -> Path:
+        return self.root / partner / "in"
+
+    def run(self, intake: Intake, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.scan(intake)
+            except TransientError as exc:
+                log.warning("file drop scan failed, will retry", error=str(exc))
+            stop.wait(self.poll_interval)
+
+    def scan(self, intake: Intake) -> int:
+        """One look into every partner's in/; returns how many files were taken."""
+        taken = 0
+        if not self.root.is_dir():
+            return 0
+        now_ns = time.time_ns()
+        settle_ns = int(self.settle_seconds * 1e9)
+        present: set[Path] = set()
+        for partner_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            partner = partner_dir.name
+            inbox = partner_dir / "in"
+            if not inbox.is_dir():
+                continue
+            if not PARTNER_FOLDER.match(partner):
+                self._warn_once(partner_dir, "folder name is not a carrier code; ignored")
+                continue
+            with os.scandir(inbox) as entries:
+                batch = sorted(entries, key=lambda e: e.name)
+            for entry in batch:
+                path = Path(entry.path)
+                if TEMPORARY.search(entry.name):
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    self._warn_once(path, "not a regular file (symlink, folder...); left alone")
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                seen = _Seen(st.st_size, st.st_mtime_ns, st.st_ino)
+                present.add(path)
+                previous = self._seen.get(path)
+                self._seen[path] = seen
+                if previous is not None and previous != seen:
+                    continue  # still growing
+                if now_ns - st.st_mtime_ns < settle_ns:
+                    continue  # too fresh to trust it is complete
+                self._take(intake, partner, path, seen)
+                present.discard(path)
+                self._seen.pop(path, None)
+                taken += 1
+        for gone in set(self._seen) - present:
+            del self._seen[gone]
+        return taken
+
+    def _take(self, intake: Intake, partner: str, path: Path, seen: _Seen) -> None:
+        key = f"{partner}/{path.name}:{seen.inode}:{seen.mtime_ns}:{seen.size}"
+        inbound = Inbound(channel=self.name, sender=partner, source_name=path.name, intake_key=key)
+        with open(path, "rb") as stream:
+            received = intake(inbound, stream)
+        archive = path.parent.parent / "archive"
+        archive.mkdir(exist_ok=True)
+        os.replace(path, archive / f"{received.submission_id:08d}-{safe_name(path.name)}")
+        fsync_dir(archive)
+        fsync_dir(path.parent)
+
+    def deliver(self, ack: PendingAck) -> Path:
+        partner_dir = self.root / ack.partner
+        target = partner_dir / "out" / ack.file_name
+        write_durably(target, ack.body)
+        if ack.kind == "RESPONSE" and ack.refused:
+            original = partner_dir / "error" / _error_name(ack)
+            if not original.exists():
+                original.parent.mkdir(parents=True, exist_ok=True)
+                tmp = original.with_name(f".{original.name}.tmp")
+                shutil.copyfile(ack.raw_path, tmp)
+                os.replace(tmp, original)
+        return target
+
+    def _warn_once(self, path: Path, reason: str) -> None:
+        if path not in self._warned:
+            self._warned.add(path)
+            log.warning("file drop entry skipped", path=str(path), reason=reason)
+
+
+def _error_name(ack: PendingAck) -> str:
+    stem = ack.file_name.removesuffix(".response.xml")
+    suffix = Path(safe_name(ack.source_name)).suffix
+    return f"{stem}{suffix}"

@@ -1,0 +1,302 @@
+"""``pde-gateway``: run the gateway, hand it files, look at submissions and the queue."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from gateway.app import Gateway
+from gateway.channels.base import Inbound, safe_name
+from gateway.config import Settings, load_settings
+from gateway.exceptions import ConfigurationError, GatewayError
+from gateway.logs import configure_logging
+from gateway.reference import carrier_from_mapping
+from gateway.storage import reference_store
+from gateway.storage import submissions as store
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _open(ctx: click.Context) -> Gateway:
+    return Gateway(_settings(ctx))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Configuration file (default config/gateway.toml; env PDE_GATEWAY_CONFIG).",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """PDE Gateway: carriers' RKSP/JKSP (BC 1.0) and manifests (BC 1.1) for Indonesian Customs."""
+    try:
+        settings = load_settings(config_path)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    ctx.obj = settings
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Start the gateway: file drop, workers, sweeper (until Ctrl-C or SIGTERM)."""
+    gateway = _open(ctx)
+    click.echo(
+        f"PDE Gateway: drop files into {gateway.settings.drop_dir}/<CARRIER>/in/, "
+        f"responses appear in .../out/  (database: {gateway.db.dialect})",
+        err=True,
+    )
+    gateway.run()
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--partner", required=True, help="Carrier code, e.g. DEMO.")
+@click.pass_context
+def submit(ctx: click.Context, files: tuple[Path, ...], partner: str) -> None:
+    """Hand files to a running gateway through the partner's drop folder."""
+    inbox = _settings(ctx).drop_dir / partner.upper() / "in"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        # Copy under a temporary name, then rename: the gateway never sees half a file.
+        target = inbox / safe_name(file.name)
+        if target.exists():
+            target = inbox / f"{target.stem}-{uuid.uuid4().hex[:8]}{target.suffix}"
+        tmp = inbox / f".{target.name}.tmp"
+        shutil.copyfile(file, tmp)
+        os.replace(tmp, target)
+        click.echo(f"submitted {file} -> {target}")
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--partner", required=True, help="Carrier code, e.g. DEMO.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+@click.pass_context
+def process(ctx: click.Context, files: tuple[Path, ...], partner: str, as_json: bool) -> None:
+    """Run the whole pipeline on FILES in this process and print the outcome."""
+    gateway = _open(ctx)
+    pipeline = gateway.pipeline
+    failed = False
+    for file in files:
+        inbound = Inbound(
+            channel="cli",
+            sender=partner.upper(),
+            source_name=file.name,
+            intake_key=f"{file.resolve()}:{uuid.uuid4().hex}",
+        )
+        try:
+            with open(file, "rb") as stream:
+                received = pipeline.receive(inbound, stream)
+            pipeline.process(received.submission_id)
+            pipeline.deliver(received.submission_id)
+        except GatewayError as exc:
+            raise click.ClickException(f"{file}: {exc}") from exc
+        with gateway.db.engine.connect() as conn:
+            results = store.report(conn, received.submission_id)
+        for result in results:
+            failed |= result["status"] == "REFUSED"
+            _print_result(result, as_json)
+    gateway.db.dispose()
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, key: str, as_json: bool) -> None:
+    """Show a submission by its id or by a document's nomor aju."""
+    gateway = _open(ctx)
+    with gateway.db.engine.connect() as conn:
+        submission_id = store.find_submission_id(conn, key)
+        results = store.report(conn, submission_id) if submission_id is not None else []
+    if not results:
+        raise click.ClickException(f"no submission {key} / tidak ada pengajuan {key}")
+    for result in results:
+        _print_result(result, as_json)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def queue(ctx: click.Context, as_json: bool) -> None:
+    """Jobs in the work queue by kind and status."""
+    gateway = _open(ctx)
+    rows = gateway.pipeline.queue.stats()
+    if as_json:
+        click.echo(json.dumps(rows, default=str, indent=2))
+        return
+    if not rows:
+        click.echo("queue is empty / antrean kosong")
+    for row in rows:
+        oldest = row["oldest"].isoformat(timespec="seconds") if row["oldest"] else "-"
+        click.echo(f"{row['kind']:<8} {row['status']:<6} {row['count']:>8}  oldest {oldest}")
+
+
+@main.group()
+def partners() -> None:
+    """Carriers (partners) and their PDE agreements."""
+
+
+@partners.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def partners_list(ctx: click.Context, as_json: bool) -> None:
+    reference = _open(ctx).pipeline.reference()
+    if as_json:
+        click.echo(json.dumps([_carrier_json(c) for c in reference.carriers.values()], indent=2))
+        return
+    for carrier in reference.carriers.values():
+        offices = ", ".join(
+            f"{a.office_code} ({a.valid_from}..{a.valid_until or ''})" for a in carrier.agreements
+        )
+        click.echo(f"{carrier.code:<8} {carrier.npwp:<16} {carrier.name}  agreements: {offices}")
+
+
+@partners.command("add")
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--npwp", required=True)
+@click.option("--aju-code", default=None, help="6-character sender code in nomor aju.")
+@click.option("--office", "offices", multiple=True, help="Office with a PDE agreement.")
+@click.option("--valid-from", default=None, help="Agreement start (YYYY-MM-DD, default today).")
+@click.option("--valid-until", default=None)
+@click.pass_context
+def partners_add(
+    ctx: click.Context,
+    code: str,
+    name: str,
+    npwp: str,
+    aju_code: str | None,
+    offices: tuple[str, ...],
+    valid_from: str | None,
+    valid_until: str | None,
+) -> None:
+    """Register a carrier, with agreements for the given offices."""
+    gateway = _open(ctx)
+    mapping: dict[str, Any] = {
+        "code": code,
+        "name": name,
+        "npwp": npwp,
+        "aju_code": aju_code,
+        "agreements": [
+            {
+                "office": office,
+                "valid_from": valid_from or date.today().isoformat(),
+                "valid_until": valid_until,
+            }
+            for office in offices
+        ],
+    }
+    try:
+        carrier = carrier_from_mapping(mapping)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    reference = gateway.pipeline.reference()
+    unknown = [o for o in offices if o not in reference.offices]
+    if unknown:
+        raise click.ClickException(f"unknown office(s): {', '.join(unknown)}")
+    try:
+        with gateway.db.transaction() as conn:
+            if reference_store.carrier_exists(conn, carrier.code):
+                raise click.ClickException(f"carrier {carrier.code} already exists")
+            reference_store.add_carrier(conn, carrier, now=gateway.clock())
+    except sa.exc.IntegrityError as exc:
+        raise click.ClickException(f"cannot add {carrier.code}: {exc.orig}") from exc
+    gateway.filedrop.prepare([carrier.code])
+    click.echo(f"added {carrier.code} ({carrier.name}), aju code {carrier.aju_code}")
+
+
+@main.group()
+def offices() -> None:
+    """Customs offices served by this gateway."""
+
+
+@offices.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def offices_list(ctx: click.Context, as_json: bool) -> None:
+    reference = _open(ctx).pipeline.reference()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "code": o.code,
+                        "name": o.name,
+                        "timezone": o.timezone,
+                        "unlocodes": list(o.unlocodes),
+                        "channels": list(o.channels),
+                    }
+                    for o in reference.offices.values()
+                ],
+                indent=2,
+            )
+        )
+        return
+    for office in reference.offices.values():
+        click.echo(
+            f"{office.code}  {office.name:<45} {office.timezone:<15} "
+            f"{','.join(office.unlocodes):<12} {','.join(office.channels)}"
+        )
+
+
+def _carrier_json(carrier: Any) -> dict[str, Any]:
+    return {
+        "code": carrier.code,
+        "name": carrier.name,
+        "npwp": carrier.npwp,
+        "aju_code": carrier.aju_code,
+        "agreements": [
+            {
+                "office": a.office_code,
+                "valid_from": a.valid_from.isoformat(),
+                "valid_until": a.valid_until.isoformat() if a.valid_until else None,
+            }
+            for a in carrier.agreements
+        ],
+    }
+
+
+def _print_result(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    reg = result["registration"]
+    number = f"{reg['kind']} {reg['number']} / {reg['date']} @ {reg['office']}" if reg else "-"
+    click.echo(
+        f"#{result['submission_id']} {result['nomor_aju']} {result['document_type']} "
+        f"{result['status']}  {number}  {' '.join(result['flags'])}"
+    )
+    for error in result["errors"]:
+        where = error["location"] or {}
+        place = " ".join(f"{k}={v}" for k, v in where.items() if v is not None)
+        click.echo(f"  {error['severity']} {error['code']}: {error['message_en']} [{place}]")
+        click.echo(f"  {' ' * len(error['severity'])} {error['code']}: {error['message_id']}")
+    for ack in result["acks"]:
+        click.echo(f"  {ack['kind'].lower()}: {ack['path']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

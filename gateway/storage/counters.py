@@ -1,0 +1,26 @@
+"""Gap-free sequences: registration numbers and nomor aju sequences.
+
+One row per sequence, bumped by a single ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING``
+inside the caller's transaction. The row stays locked until that transaction ends, so numbers
+are handed out in commit order; a rollback gives the number back. No gap, no duplicate.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from gateway.storage.database import insert_for
+from gateway.storage.tables import counters
+
+
+def next_value(conn: Connection, name: str) -> int:
+    stmt = insert_for(conn, counters).values(name=name, value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
+    ).returning(counters.c.value)
+    value = conn.execute(stmt).scalar_one()
+    return int(value)
+
+
+def registration_sequence(office_code: str, kind: str, year: int) -> str:
+    return f"reg:{office_code}:{kind}:{year}"

@@ -1,0 +1,166 @@
+"""The work queue, in the database (procrastinate's pattern on SQLAlchemy).
+
+Claiming is one ``UPDATE .. WHERE id = (SELECT .. FOR UPDATE SKIP LOCKED) RETURNING`` statement:
+on PostgreSQL, SKIP LOCKED lets many workers claim side by side; on SQLite the clause is dropped
+and the database's single writer lock serialises claims. A worker that dies leaves its job
+``doing`` with a lease; :meth:`JobQueue.requeue_expired` hands such jobs out again.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from gateway.model.common import RECORD
+from gateway.storage.database import Database, insert_for
+from gateway.storage.tables import jobs
+
+
+class JobKind(enum.StrEnum):
+    PROCESS = "process"  # ref = submission id: parse, validate, register or refuse
+    DELIVER = "deliver"  # ref = submission id: put its pending acks on the channel
+
+
+class JobStatus(enum.StrEnum):
+    TODO = "todo"
+    DOING = "doing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(**RECORD)
+class Job:
+    id: int
+    kind: JobKind
+    ref: int
+    attempts: int
+
+    def log_context(self) -> dict[str, Any]:
+        return {"job_id": self.id, "job_kind": str(self.kind), "submission_id": self.ref}
+
+
+class JobQueue:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def enqueue(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> None:
+        """Add work; adding the same (kind, ref) again is a no-op."""
+        stmt = insert_for(conn, jobs).values(
+            kind=str(kind),
+            ref=ref,
+            status=JobStatus.TODO,
+            attempts=0,
+            run_after=now,
+            created_at=now,
+        )
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=[jobs.c.kind, jobs.c.ref]))
+
+    def claim(self, worker_id: str, *, now: datetime, lease: timedelta) -> Job | None:
+        next_id = (
+            sa.select(jobs.c.id)
+            .where(jobs.c.status == JobStatus.TODO, jobs.c.run_after <= now)
+            .order_by(jobs.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = (
+            sa.update(jobs)
+            .where(jobs.c.id == next_id)
+            .values(
+                status=JobStatus.DOING,
+                locked_by=worker_id,
+                lease_until=now + lease,
+                attempts=jobs.c.attempts + 1,
+            )
+            .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts)
+        )
+        with self.db.transaction() as conn:
+            row = conn.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        return Job(id=row.id, kind=JobKind(row.kind), ref=row.ref, attempts=row.attempts)
+
+    @staticmethod
+    def complete(conn: Connection, job_id: int, *, now: datetime) -> None:
+        conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(status=JobStatus.DONE, finished_at=now, locked_by=None, lease_until=None)
+        )
+
+    @staticmethod
+    def complete_by_ref(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> None:
+        conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.kind == str(kind), jobs.c.ref == ref)
+            .values(status=JobStatus.DONE, finished_at=now, locked_by=None, lease_until=None)
+        )
+
+    def retry(self, job: Job, error: str, *, run_after: datetime) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(
+                    status=JobStatus.TODO,
+                    run_after=run_after,
+                    last_error=error[:2000],
+                    locked_by=None,
+                    lease_until=None,
+                )
+            )
+
+    def fail(self, job: Job, error: str, *, now: datetime) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(
+                    status=JobStatus.FAILED,
+                    last_error=error[:2000],
+                    finished_at=now,
+                    locked_by=None,
+                    lease_until=None,
+                )
+            )
+
+    def requeue_expired(self, *, now: datetime) -> int:
+        """Give back jobs whose worker stopped renewing its lease (crash, SIGKILL)."""
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.status == JobStatus.DOING, jobs.c.lease_until < now)
+                .values(status=JobStatus.TODO, locked_by=None, lease_until=None)
+            )
+        return int(result.rowcount)
+
+    def release_worker(self, worker_id: str) -> int:
+        """On clean shutdown, hand this worker's unfinished jobs back at once."""
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.status == JobStatus.DOING, jobs.c.locked_by == worker_id)
+                .values(status=JobStatus.TODO, locked_by=None, lease_until=None)
+            )
+        return int(result.rowcount)
+
+    def stats(self) -> list[dict[str, Any]]:
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    jobs.c.kind,
+                    jobs.c.status,
+                    sa.func.count().label("count"),
+                    sa.func.min(jobs.c.created_at).label("oldest"),
+                )
+                .group_by(jobs.c.kind, jobs.c.status)
+                .order_by(jobs.c.kind, jobs.c.status)
+            ).all()
+        return [dict(row._mapping) for row in rows]

@@ -1,0 +1,355 @@
+"""Submissions, documents, registrations, acknowledgments and the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from gateway.model.common import RECORD, RegistrationRef
+from gateway.storage.database import insert_for
+from gateway.storage.raw_files import StoredFile
+from gateway.storage.tables import (
+    acks,
+    audit_log,
+    dedup_keys,
+    documents,
+    manifest_pos,
+    registrations,
+    submissions,
+)
+
+RECEIVED = "RECEIVED"
+PROCESSED = "PROCESSED"
+
+
+@dataclass(**RECORD)
+class Submission:
+    id: int
+    channel: str
+    sender: str
+    source_name: str
+    raw_path: Path
+    sha256: str
+    size: int
+    received_at: datetime
+    status: str
+
+    def log_context(self) -> dict[str, Any]:
+        return {"submission_id": self.id, "sender": self.sender, "channel": self.channel}
+
+
+@dataclass(**RECORD)
+class PendingAck:
+    id: int
+    kind: str
+    channel: str
+    partner: str
+    file_name: str
+    body: bytes
+    refused: bool
+    source_name: str
+    raw_path: Path
+
+
+def insert_submission(
+    conn: Connection,
+    *,
+    channel: str,
+    sender: str,
+    source_name: str,
+    intake_key: str,
+    stored: StoredFile,
+    received_at: datetime,
+) -> tuple[int, bool]:
+    """Record a received file; the same intake key twice returns the first row (created=False)."""
+    stmt = (
+        insert_for(conn, submissions)
+        .values(
+            channel=channel,
+            sender=sender,
+            source_name=source_name,
+            intake_key=intake_key,
+            raw_path=str(stored.path),
+            sha256=stored.sha256,
+            size=stored.size,
+            received_at=received_at,
+            status=RECEIVED,
+        )
+        .on_conflict_do_nothing(index_elements=[submissions.c.channel, submissions.c.intake_key])
+        .returning(submissions.c.id)
+    )
+    new_id = conn.execute(stmt).scalar_one_or_none()
+    if new_id is not None:
+        return int(new_id), True
+    existing = conn.execute(
+        sa.select(submissions.c.id).where(
+            submissions.c.channel == channel, submissions.c.intake_key == intake_key
+        )
+    ).scalar_one()
+    return int(existing), False
+
+
+def get_submission(conn: Connection, submission_id: int) -> Submission | None:
+    row = conn.execute(sa.select(submissions).where(submissions.c.id == submission_id)).first()
+    if row is None:
+        return None
+    return Submission(
+        id=row.id,
+        channel=row.channel,
+        sender=row.sender,
+        source_name=row.source_name,
+        raw_path=Path(row.raw_path),
+        sha256=row.sha256,
+        size=row.size,
+        received_at=row.received_at,
+        status=row.status,
+    )
+
+
+def mark_processed(conn: Connection, submission_id: int, *, fmt: str, now: datetime) -> bool:
+    """Take the submission from RECEIVED to PROCESSED; False when another worker already did.
+
+    First statement of the processing transaction: on PostgreSQL the row lock makes a second
+    worker wait here and then find nothing to do.
+    """
+    result = conn.execute(
+        sa.update(submissions)
+        .where(submissions.c.id == submission_id, submissions.c.status == RECEIVED)
+        .values(status=PROCESSED, format=fmt, processed_at=now)
+    )
+    return result.rowcount == 1
+
+
+def set_nomor_aju(conn: Connection, submission_id: int, nomor_aju: str) -> None:
+    conn.execute(
+        sa.update(submissions).where(submissions.c.id == submission_id).values(nomor_aju=nomor_aju)
+    )
+
+
+def find_duplicate(conn: Connection, sender: str, keys: list[str]) -> tuple[str, str] | None:
+    """The first (key, nomor aju of the earlier document) already taken by this sender."""
+    if not keys:
+        return None
+    row = conn.execute(
+        sa.select(dedup_keys.c.key, documents.c.nomor_aju)
+        .join(documents, documents.c.id == dedup_keys.c.document_id)
+        .where(dedup_keys.c.sender == sender, dedup_keys.c.key.in_(keys))
+        .limit(1)
+    ).first()
+    return (row.key, row.nomor_aju) if row else None
+
+
+def insert_dedup_keys(conn: Connection, sender: str, keys: list[str], document_id: int) -> None:
+    # A plain INSERT: a concurrent twin hits the primary key and its transaction is retried.
+    conn.execute(
+        sa.insert(dedup_keys),
+        [{"sender": sender, "key": key, "document_id": document_id} for key in keys],
+    )
+
+
+def insert_document(conn: Connection, **values: Any) -> int:
+    return int(
+        conn.execute(sa.insert(documents).values(**values).returning(documents.c.id)).scalar_one()
+    )
+
+
+def insert_registration(
+    conn: Connection, *, document_id: int, ref: RegistrationRef, year: int, now: datetime
+) -> None:
+    conn.execute(
+        sa.insert(registrations).values(
+            document_id=document_id,
+            kind=str(ref.kind),
+            office_code=ref.office_code,
+            year=year,
+            number=ref.number,
+            registration_date=ref.date,
+            registered_at=now,
+        )
+    )
+
+
+def insert_pos(conn: Connection, document_id: int, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(
+            sa.insert(manifest_pos),
+            [{"document_id": document_id, "status": "OPEN", **row} for row in rows],
+        )
+
+
+def bc11_pos_numbers(conn: Connection, ref: RegistrationRef) -> frozenset[str] | None:
+    document_id = conn.execute(
+        sa.select(registrations.c.document_id).where(
+            registrations.c.kind == str(ref.kind),
+            registrations.c.office_code == ref.office_code,
+            registrations.c.number == ref.number,
+            registrations.c.registration_date == ref.date,
+        )
+    ).scalar_one_or_none()
+    if document_id is None:
+        return None
+    numbers = conn.execute(
+        sa.select(manifest_pos.c.pos_number).where(manifest_pos.c.document_id == document_id)
+    ).scalars()
+    return frozenset(numbers)
+
+
+def insert_ack(conn: Connection, **values: Any) -> None:
+    conn.execute(sa.insert(acks).values(status="PENDING", **values))
+
+
+def pending_acks(conn: Connection, submission_id: int) -> list[PendingAck]:
+    rows = conn.execute(
+        sa.select(
+            acks,
+            documents.c.status.label("doc_status"),
+            submissions.c.source_name,
+            submissions.c.raw_path,
+        )
+        .join(submissions, submissions.c.id == acks.c.submission_id)
+        .outerjoin(documents, documents.c.id == acks.c.document_id)
+        .where(acks.c.submission_id == submission_id, acks.c.status == "PENDING")
+        .order_by(acks.c.id)
+    ).all()
+    return [
+        PendingAck(
+            id=row.id,
+            kind=row.kind,
+            channel=row.channel,
+            partner=row.partner,
+            file_name=row.file_name,
+            body=row.body,
+            refused=row.doc_status == "REFUSED",
+            source_name=row.source_name,
+            raw_path=Path(row.raw_path),
+        )
+        for row in rows
+    ]
+
+
+def mark_delivered(conn: Connection, ack_id: int, *, path: Path, now: datetime) -> None:
+    conn.execute(
+        sa.update(acks)
+        .where(acks.c.id == ack_id)
+        .values(status="DELIVERED", path=str(path), delivered_at=now)
+    )
+
+
+def audit(
+    conn: Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    submission_id: int | None = None,
+    document_id: int | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        sa.insert(audit_log).values(
+            at=at,
+            actor=actor,
+            action=action,
+            submission_id=submission_id,
+            document_id=document_id,
+            from_status=from_status,
+            to_status=to_status,
+            detail=detail or {},
+        )
+    )
+
+
+def find_submission_id(conn: Connection, key: str) -> int | None:
+    """A submission by its id or by the nomor aju of one of its documents."""
+    if key.isdigit() and len(key) < 20:
+        return int(key)
+    found = conn.execute(
+        sa.select(documents.c.submission_id).where(documents.c.nomor_aju == key)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def report(conn: Connection, submission_id: int) -> list[dict[str, Any]]:
+    """One JSON-ready object per document of the submission (the CLI's --json shape)."""
+    sub = conn.execute(sa.select(submissions).where(submissions.c.id == submission_id)).first()
+    if sub is None:
+        return []
+    docs = conn.execute(
+        sa.select(documents, registrations)
+        .outerjoin(registrations, registrations.c.document_id == documents.c.id)
+        .where(documents.c.submission_id == submission_id)
+        .order_by(documents.c.doc_index)
+    ).all()
+    ack_rows = conn.execute(
+        sa.select(acks).where(acks.c.submission_id == submission_id).order_by(acks.c.id)
+    ).all()
+    if not docs:
+        return [
+            {
+                "submission_id": sub.id,
+                "nomor_aju": None,
+                "format": sub.format,
+                "document_type": None,
+                "status": sub.status,
+                "registration": None,
+                "flags": [],
+                "errors": [],
+                "acks": [],
+                "received_at": sub.received_at.isoformat(),
+                "sender": sub.sender,
+                "source_name": sub.source_name,
+            }
+        ]
+    out = []
+    for doc in docs:
+        m = doc._mapping
+        registration = None
+        if m[registrations.c.number] is not None:
+            registration = {
+                "kind": m[registrations.c.kind],
+                "office": m[registrations.c.office_code],
+                "number": m[registrations.c.number],
+                "date": _iso(m[registrations.c.registration_date]),
+            }
+        doc_id = m[documents.c.id]
+        out.append(
+            {
+                "submission_id": sub.id,
+                "nomor_aju": m[documents.c.nomor_aju],
+                "format": sub.format,
+                "document_type": m[documents.c.document_type],
+                "status": m[documents.c.status],
+                "registration": registration,
+                "flags": [flag["code"] for flag in m[documents.c.flags]],
+                "late_by_seconds": next(
+                    (
+                        f["lateness_seconds"]
+                        for f in m[documents.c.flags]
+                        if f.get("lateness_seconds")
+                    ),
+                    None,
+                ),
+                "errors": list(m[documents.c.findings]),
+                "acks": [
+                    {"kind": a.kind, "path": a.path, "status": a.status}
+                    for a in ack_rows
+                    if a.document_id == doc_id
+                ],
+                "office": m[documents.c.office_code],
+                "sender": sub.sender,
+                "source_name": sub.source_name,
+                "received_at": sub.received_at.isoformat(),
+            }
+        )
+    return out
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
