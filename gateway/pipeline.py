@@ -137,7 +137,7 @@ class Pipeline:
         with self.db.engine.connect() as conn:
             return reference_store.load(conn)
 
-    def process(self, submission_id: int, *, job_id: int | None = None) -> None:
+    def process(self, submission_id: int) -> None:
         """Parse, validate, number or refuse every document of the submission, exactly once."""
         with structlog.contextvars.bound_contextvars(submission_id=submission_id):
             with self.db.engine.connect() as conn:
@@ -146,15 +146,14 @@ class Pipeline:
                 raise LookupError(f"submission {submission_id} does not exist")
             if submission.status != store.RECEIVED:
                 log.info("already processed", status=submission.status)
-                if job_id is not None:
-                    with self.db.transaction() as conn:
-                        self.queue.complete(conn, job_id, now=self.clock())
+                with self.db.transaction() as conn:
+                    self.queue.complete(conn, JobKind.PROCESS, submission_id, now=self.clock())
                 return
             reference = self.reference()
             fmt, decisions = self._decide(submission, reference)
             try:
                 with self.db.transaction() as conn:
-                    self._commit(conn, submission, reference, fmt, decisions, job_id)
+                    self._commit(conn, submission, reference, fmt, decisions)
             except IntegrityError as exc:
                 # A twin document committed first (same content or reference, concurrently).
                 raise TransientError(f"concurrent duplicate, will retry: {exc.orig}") from exc
@@ -232,13 +231,11 @@ class Pipeline:
         reference: ReferenceData,
         fmt: Format,
         decisions: list[_Decision],
-        job_id: int | None,
     ) -> None:
         now = self.clock()
         if not store.mark_processed(conn, submission.id, fmt=fmt.value, now=now):
             log.info("processed by another worker meanwhile")
-            if job_id is not None:
-                self.queue.complete(conn, job_id, now=now)
+            self.queue.complete(conn, JobKind.PROCESS, submission.id, now=now)
             return
         carrier = reference.carriers.get(submission.sender)
         aju_code = carrier.aju_code if carrier else "XXXXXX"
@@ -250,8 +247,7 @@ class Pipeline:
             outcomes.append(outcome)
         store.set_nomor_aju(conn, submission.id, outcomes[0].nomor_aju)
         self.queue.enqueue(conn, JobKind.DELIVER, submission.id, now=now)
-        if job_id is not None:
-            self.queue.complete(conn, job_id, now=now)
+        self.queue.complete(conn, JobKind.PROCESS, submission.id, now=now)
         for outcome in outcomes:
             log.info(
                 "decided",
@@ -376,7 +372,7 @@ class Pipeline:
             flags=tuple(flags),
             findings=tuple(findings),
         )
-        for kind, body in (
+        for ack_kind, body in (
             ("RECEIPT", render_receipt(outcome)),
             ("RESPONSE", render_response(outcome)),
         ):
@@ -384,10 +380,10 @@ class Pipeline:
                 conn,
                 submission_id=submission.id,
                 document_id=document_id,
-                kind=kind,
+                kind=ack_kind,
                 channel=submission.channel,
                 partner=submission.sender,
-                file_name=ack_file_name(submission.source_name, nomor_aju, kind),
+                file_name=ack_file_name(submission.source_name, nomor_aju, ack_kind),
                 body=body,
                 created_at=now,
             )
@@ -395,7 +391,7 @@ class Pipeline:
 
     # -- deliver -------------------------------------------------------------------------
 
-    def deliver(self, submission_id: int, *, job_id: int | None = None) -> list[Path]:
+    def deliver(self, submission_id: int) -> list[Path]:
         """Put the submission's pending acks where its channel delivers them."""
         with self.db.engine.connect() as conn:
             pending = store.pending_acks(conn, submission_id)
@@ -406,10 +402,7 @@ class Pipeline:
                 store.mark_delivered(conn, ack.id, path=path, now=self.clock())
             delivered.append(path)
         with self.db.transaction() as conn:
-            if job_id is not None:
-                self.queue.complete(conn, job_id, now=self.clock())
-            else:
-                self.queue.complete_by_ref(conn, JobKind.DELIVER, submission_id, now=self.clock())
+            self.queue.complete(conn, JobKind.DELIVER, submission_id, now=self.clock())
         if delivered:
             log.info("delivered", submission_id=submission_id, files=[p.name for p in delivered])
         return delivered

@@ -62,11 +62,11 @@ class Worker:
 
     def _run(self, job: Job) -> None:
         if job.kind is JobKind.PROCESS:
-            self.pipeline.process(job.ref, job_id=job.id)
+            self.pipeline.process(job.ref)
             # Deliver at once; the DELIVER job stays as the safety net if we die first.
             self.pipeline.deliver(job.ref)
         else:
-            self.pipeline.deliver(job.ref, job_id=job.id)
+            self.pipeline.deliver(job.ref)
 
     def _failed(self, job: Job, exc: Exception) -> None:
         now = self.clock()

@@ -47,5 +47,8 @@ def evaluate(document: Document, context: RuleContext, rules: Iterable[Rule]) ->
     flags: list[Flag] = []
     for rule in rules:
         for item in rule(document, context):
-            (flags if isinstance(item, Flag) else findings).append(item)
+            if isinstance(item, Flag):
+                flags.append(item)
+            else:
+                findings.append(item)
     return Evaluation(findings=tuple(findings), flags=tuple(flags))

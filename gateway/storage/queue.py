@@ -88,15 +88,8 @@ class JobQueue:
         return Job(id=row.id, kind=JobKind(row.kind), ref=row.ref, attempts=row.attempts)
 
     @staticmethod
-    def complete(conn: Connection, job_id: int, *, now: datetime) -> None:
-        conn.execute(
-            sa.update(jobs)
-            .where(jobs.c.id == job_id)
-            .values(status=JobStatus.DONE, finished_at=now, locked_by=None, lease_until=None)
-        )
-
-    @staticmethod
-    def complete_by_ref(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> None:
+    def complete(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> None:
+        """Mark the (kind, ref) job done, in the caller's transaction."""
         conn.execute(
             sa.update(jobs)
             .where(jobs.c.kind == str(kind), jobs.c.ref == ref)
