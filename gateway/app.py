@@ -63,7 +63,8 @@ class Gateway:
         self.filedrop.prepare(self.partners())
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
-        requeued = self.pipeline.queue.requeue_expired(now=self.clock())
+        requeued = self._release_dead_local_workers()
+        requeued += self.pipeline.queue.requeue_expired(now=self.clock())
         threads = [
             threading.Thread(
                 target=self.filedrop.run,
@@ -105,6 +106,19 @@ class Gateway:
         self.db.dispose()
         log.info("gateway stopped")
 
+    def _release_dead_local_workers(self) -> int:
+        """Jobs held by a gateway process on this host that no longer runs (killed, crashed)
+        go back to the queue now instead of after their lease."""
+        released = 0
+        for holder in self.pipeline.queue.holders(f"{socket.gethostname()}:"):
+            try:
+                pid = int(holder.split(":")[1])
+            except (IndexError, ValueError):
+                continue
+            if pid != os.getpid() and not _process_exists(pid):
+                released += self.pipeline.queue.release_worker(holder)
+        return released
+
     def _sweep(self) -> None:
         while not self.stop.wait(SWEEP_INTERVAL):
             try:
@@ -117,3 +131,13 @@ class Gateway:
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("signal received", signal=signal.Signals(signum).name)
         self.stop.set()
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -144,6 +144,16 @@ class JobQueue:
             )
         return int(result.rowcount)
 
+    def holders(self, prefix: str) -> list[str]:
+        """Worker ids starting with ``prefix`` that hold jobs right now."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.locked_by)
+                .where(jobs.c.status == JobStatus.DOING, jobs.c.locked_by.startswith(prefix))
+                .distinct()
+            ).scalars()
+            return [str(r) for r in rows]
+
     def stats(self) -> list[dict[str, Any]]:
         with self.db.engine.connect() as conn:
             rows = conn.execute(
