@@ -1,0 +1,103 @@
+"""The README tour, end to end on the real gateway process.
+
+Start the gateway, drop the example RKSP into DEMO's in/ folder and get a BC 1.0 number back,
+drop the example inward manifest and get a BC 1.1 number, then stop it with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+
+from tests.acceptance.conftest import (
+    GatewayProcess,
+    acks_for,
+    drop_file,
+    example,
+    read_response,
+    scalar,
+    sha256,
+    wait_for,
+    wait_for_response,
+)
+
+TANJUNG_PRIOK = "040300"
+
+
+def test_tour_rksp_and_manifest_then_sigterm(
+    gateway_factory: Callable[..., GatewayProcess],
+) -> None:
+    gateway = gateway_factory()
+    ready = gateway.start_and_wait()
+    assert ready["pid"] == gateway.pid
+    assert ready["database"] == "sqlite"
+    inbox = gateway.folder("DEMO", "in")
+    outbox = gateway.folder("DEMO", "out")
+    archive = gateway.folder("DEMO", "archive")
+    for sub in ("in", "out", "archive", "error"):
+        assert gateway.folder("DEMO", sub).is_dir(), f"the gateway did not create DEMO/{sub}/"
+
+    # 1. The RKSP gets a BC 1.0 registration at Tanjung Priok.
+    rksp = example("rksp.xml")
+    drop_file(inbox, "rksp.xml", rksp)
+    response = read_response(wait_for_response(outbox, "rksp", gateway=gateway))
+    assert response["status"] == "REGISTERED", response
+    assert response["errors"] == []
+    assert response["sender"] == "DEMO"
+    assert response["document_type"] == "RKSP"
+    assert response["source_name"] == "rksp.xml"
+    assert response["sha256"] == sha256(rksp)
+    registration = response["registration"]
+    assert registration is not None
+    assert registration["kind"] == "BC 1.0"
+    assert registration["office"] == TANJUNG_PRIOK
+    assert re.fullmatch(r"\d{6}", registration["number"] or ""), registration
+    assert len(acks_for(outbox, "rksp", "receipt")) == 1, "no receipt next to the response"
+
+    # The file left in/ and was archived as it was received; the bytes are in the raw store.
+    wait_for(lambda: not (inbox / "rksp.xml").exists(), 10, message="rksp.xml to leave in/")
+    archived = [p for p in archive.iterdir() if p.name.endswith("-rksp.xml")]
+    assert len(archived) == 1, list(archive.iterdir())
+    assert archived[0].read_bytes() == rksp
+    assert gateway.raw_path(sha256(rksp)).read_bytes() == rksp
+    assert list(gateway.folder("DEMO", "error").iterdir()) == []
+
+    # `pde-gateway status <nomor aju> --json` tells the same story.
+    status = gateway.cli("status", response["nomor_aju"], "--json")
+    assert status.returncode == 0, status.stderr
+    reported = json.loads(status.stdout.splitlines()[0])
+    assert reported["status"] == "REGISTERED"
+    assert reported["registration"]["number"] == registration["number"]
+    assert reported["registration"]["kind"] == "BC 1.0"
+
+    # 2. The inward manifest gets a BC 1.1 registration.
+    manifest = example("manifest-inward.xml")
+    drop_file(inbox, "manifest-inward.xml", manifest)
+    response = read_response(wait_for_response(outbox, "manifest-inward", gateway=gateway))
+    assert response["status"] == "REGISTERED", response
+    assert response["document_type"] == "INWARD_MANIFEST"
+    registration = response["registration"]
+    assert registration is not None
+    assert registration["kind"] == "BC 1.1"
+    assert registration["office"] == TANJUNG_PRIOK
+    assert re.fullmatch(r"\d{6}", registration["number"] or ""), registration
+    wait_for(
+        lambda: not (inbox / "manifest-inward.xml").exists(),
+        10,
+        message="manifest-inward.xml to leave in/",
+    )
+    assert [p.read_bytes() for p in archive.glob("*-manifest-inward.xml")] == [manifest]
+    assert scalar(gateway.db_path, "SELECT count(*) FROM documents") == 2
+    assert scalar(gateway.db_path, "SELECT count(*) FROM registrations") == 2
+
+    # 3. SIGTERM: a clean stop, exit code 0, well within 30 s.
+    started = time.monotonic()
+    assert gateway.stop(timeout=30) == 0
+    elapsed = time.monotonic() - started
+    assert elapsed < 30, f"stopping took {elapsed:.1f} s"
+    events = [e.get("event") for e in gateway.log_events()]
+    assert "signal received" in events
+    assert events[-1] == "gateway stopped", events[-5:]
+    assert gateway.error_events() == []
