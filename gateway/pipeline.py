@@ -395,13 +395,10 @@ class Pipeline:
         """Put the submission's pending acks where its channel delivers them."""
         with self.db.engine.connect() as conn:
             pending = store.pending_acks(conn, submission_id)
-        delivered = []
-        for ack in pending:
-            path = self.channels[ack.channel].deliver(ack)
-            with self.db.transaction() as conn:
-                store.mark_delivered(conn, ack.id, path=path, now=self.clock())
-            delivered.append(path)
+        delivered = [self.channels[ack.channel].deliver(ack) for ack in pending]
         with self.db.transaction() as conn:
+            for ack, path in zip(pending, delivered, strict=True):
+                store.mark_delivered(conn, ack.id, path=path, now=self.clock())
             self.queue.complete(conn, JobKind.DELIVER, submission_id, now=self.clock())
         if delivered:
             log.info("delivered", submission_id=submission_id, files=[p.name for p in delivered])

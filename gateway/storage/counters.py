@@ -14,11 +14,14 @@ from gateway.storage.tables import counters
 
 
 def next_value(conn: Connection, name: str) -> int:
-    stmt = insert_for(conn, counters).values(name=name, value=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
-    ).returning(counters.c.value)
-    value = conn.execute(stmt).scalar_one()
+    stmt = (
+        insert_for(conn, counters)
+        .on_conflict_do_update(
+            index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
+        )
+        .returning(counters.c.value)
+    )
+    value = conn.execute(stmt, {"name": name, "value": 1}).scalar_one()
     return int(value)
 
 

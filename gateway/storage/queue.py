@@ -92,8 +92,14 @@ class JobQueue:
         """Mark the (kind, ref) job done, in the caller's transaction."""
         conn.execute(
             sa.update(jobs)
-            .where(jobs.c.kind == str(kind), jobs.c.ref == ref)
-            .values(status=JobStatus.DONE, finished_at=now, locked_by=None, lease_until=None)
+            .where(jobs.c.kind == sa.bindparam("k"), jobs.c.ref == sa.bindparam("r"))
+            .values(
+                status=JobStatus.DONE,
+                finished_at=sa.bindparam("at"),
+                locked_by=None,
+                lease_until=None,
+            ),
+            {"k": str(kind), "r": ref, "at": now},
         )
 
     def retry(self, job: Job, error: str, *, run_after: datetime) -> None:

@@ -119,8 +119,9 @@ def mark_processed(conn: Connection, submission_id: int, *, fmt: str, now: datet
     """
     result = conn.execute(
         sa.update(submissions)
-        .where(submissions.c.id == submission_id, submissions.c.status == RECEIVED)
-        .values(status=PROCESSED, format=fmt, processed_at=now)
+        .where(submissions.c.id == sa.bindparam("sid"), submissions.c.status == RECEIVED)
+        .values(status=PROCESSED, format=sa.bindparam("fmt"), processed_at=sa.bindparam("at")),
+        {"sid": submission_id, "fmt": fmt, "at": now},
     )
     return result.rowcount == 1
 
@@ -153,9 +154,7 @@ def insert_dedup_keys(conn: Connection, sender: str, keys: list[str], document_i
 
 
 def insert_document(conn: Connection, **values: Any) -> int:
-    return int(
-        conn.execute(sa.insert(documents).values(**values).returning(documents.c.id)).scalar_one()
-    )
+    return int(conn.execute(sa.insert(documents).returning(documents.c.id), values).scalar_one())
 
 
 def insert_registration(
@@ -200,7 +199,7 @@ def bc11_pos_numbers(conn: Connection, ref: RegistrationRef) -> frozenset[str] |
 
 
 def insert_ack(conn: Connection, **values: Any) -> None:
-    conn.execute(sa.insert(acks).values(status="PENDING", **values))
+    conn.execute(sa.insert(acks), {"status": "PENDING", **values})
 
 
 def pending_acks(conn: Connection, submission_id: int) -> list[PendingAck]:
@@ -235,8 +234,9 @@ def pending_acks(conn: Connection, submission_id: int) -> list[PendingAck]:
 def mark_delivered(conn: Connection, ack_id: int, *, path: Path, now: datetime) -> None:
     conn.execute(
         sa.update(acks)
-        .where(acks.c.id == ack_id)
-        .values(status="DELIVERED", path=str(path), delivered_at=now)
+        .where(acks.c.id == sa.bindparam("ack_id"))
+        .values(status="DELIVERED", path=sa.bindparam("path"), delivered_at=sa.bindparam("at")),
+        {"ack_id": ack_id, "path": str(path), "at": now},
     )
 
 
