@@ -2,22 +2,29 @@
 
 ::
 
-    channel ──bytes──▶ receive ──▶ [raw store: fsync] ──▶ [db: submission + PROCESS job]
-                                                                  │ worker claims
-                                                                  ▼
+    channel ──bytes──▶ receive ──▶ [raw store, flushed] ──▶ [db: submission + PROCESS job]
+                                                                   │ worker claims a batch
+                                                                   ▼
             parse (pure) ──▶ rules (pure) ──▶ one transaction: nomor aju, duplicate check,
             registration number, document rows, receipt + response, DELIVER job
-                                                                  │ worker claims
-                                                                  ▼
-            channel.deliver(ack) ──▶ [out/ file: fsync + rename] ──▶ [db: ack DELIVERED]
+                                                                   │
+                                                                   ▼
+            channel.deliver(ack) ──▶ [out/ files, flushed] ──▶ [db: acks DELIVERED]
 
 Each step is idempotent: a crash anywhere leaves a job that does the step again, and the
 database decides (unique keys, a status guard) that it only takes effect once.
+
+Work is done in batches (group commit): a batch's files are made durable by one filesystem
+flush and its database rows by one transaction, so a batch of N costs about what one file
+costs. A batch is all or nothing; when it meets a conflict (a twin document committed by
+another worker) its submissions are retried one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +39,15 @@ from gateway.channels.base import Channel, Inbound, Received, ack_file_name
 from gateway.config import Settings
 from gateway.exceptions import DocumentError, TransientError
 from gateway.messages import finding
-from gateway.model import Document, DocumentType, Finding, Flag, Manifest, RegistrationRef
+from gateway.model import (
+    Document,
+    DocumentType,
+    Finding,
+    Flag,
+    Manifest,
+    RegistrationKind,
+    RegistrationRef,
+)
 from gateway.model.outcome import DocumentStatus, Outcome
 from gateway.numbering import aju_prefix, check_supplied, format_nomor_aju
 from gateway.reference import ReferenceData
@@ -40,7 +55,8 @@ from gateway.storage import counters, reference_store
 from gateway.storage import submissions as store
 from gateway.storage.database import Database
 from gateway.storage.queue import JobKind, JobQueue
-from gateway.storage.raw_files import RawFileStore
+from gateway.storage.raw_files import RawFileStore, flush_filesystem
+from gateway.storage.tables import acks, audit_log, dedup_keys, manifest_pos, registrations
 from handlers import DEFAULT_RULES, Rule, RuleContext, evaluate
 from handlers.registration import accepted_status, registration_kind
 from parsers import detect_format
@@ -53,11 +69,13 @@ log = structlog.get_logger("gateway.pipeline")
 Clock = Callable[[], datetime]
 # Numbering a file whose office is unknown still needs a calendar day; WIB is the capital's.
 DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")
+# Reference data changed by another process (`partners add`) is seen within this long.
+REFERENCE_TTL = 5.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Decision:
-    """One document's fate, decided outside the transaction where it can be."""
+    """One document's fate as far as it can be decided outside the transaction."""
 
     index: int
     document: Document | None
@@ -66,6 +84,29 @@ class _Decision:
     sender_reference: str | None
     findings: tuple[Finding, ...]
     flags: tuple[Flag, ...]
+
+
+@dataclass(kw_only=True, slots=True)
+class _Plan:
+    """A document on its way through the processing transaction (mutable while deciding)."""
+
+    submission: store.Submission
+    fmt: Format
+    decision: _Decision
+    findings: list[Finding]
+    keys: list[str]
+    supplied_ok: bool = False
+    status: DocumentStatus = DocumentStatus.REFUSED
+    duplicate_of: _Plan | str | None = None  # an earlier plan in this batch, or a nomor aju
+    duplicate_key: str = ""
+    nomor_aju: str = ""
+    registration: RegistrationRef | None = None
+    document_id: int = 0
+    kind: RegistrationKind | None = None
+
+    @property
+    def refused(self) -> bool:
+        return any(f.is_error for f in self.findings)
 
 
 class Pipeline:
@@ -87,76 +128,115 @@ class Pipeline:
         self.parsers: Mapping[Format, Parser] = parsers or {Format.XML: XmlParser()}
         self.raw = RawFileStore(settings.raw_dir)
         self.queue = JobQueue(db)
+        self._reference: tuple[float, ReferenceData] | None = None
 
     # -- receive -------------------------------------------------------------------------
 
     def receive(self, inbound: Inbound, stream: BinaryIO) -> Received:
-        """Keep the bytes durably, then record the submission and its PROCESS job."""
-        stored = self.raw.put(stream)
+        return self.receive_many([(inbound, stream)])[0]
+
+    def receive_many(self, items: Sequence[tuple[Inbound, BinaryIO]]) -> list[Received]:
+        """Keep the bytes durably, then record the submissions and their PROCESS jobs."""
+        stored = self.raw.put_many([stream for _, stream in items])
         now = self.clock()
+        results = []
         with self.db.transaction() as conn:
-            submission_id, created = store.insert_submission(
-                conn,
-                channel=inbound.channel,
-                sender=inbound.sender,
-                source_name=inbound.source_name,
-                intake_key=inbound.intake_key,
-                stored=stored,
-                received_at=now,
-            )
-            if created:
-                self.queue.enqueue(conn, JobKind.PROCESS, submission_id, now=now)
-                store.audit(
+            audit = []
+            for (inbound, _), raw in zip(items, stored, strict=True):
+                submission_id, created = store.insert_submission(
                     conn,
-                    at=now,
-                    actor=f"channel:{inbound.channel}",
-                    action="received",
-                    submission_id=submission_id,
-                    to_status=store.RECEIVED,
-                    detail={
-                        "source_name": inbound.source_name,
-                        "sha256": stored.sha256,
-                        "size": stored.size,
-                        "sender": inbound.sender,
-                    },
+                    channel=inbound.channel,
+                    sender=inbound.sender,
+                    source_name=inbound.source_name,
+                    intake_key=inbound.intake_key,
+                    stored=raw,
+                    received_at=now,
                 )
-        log.info(
-            "received",
-            submission_id=submission_id,
-            created=created,
-            sender=inbound.sender,
-            channel=inbound.channel,
-            source_name=inbound.source_name,
-            size=stored.size,
-        )
-        return Received(submission_id=submission_id, created=created)
+                results.append(Received(submission_id=submission_id, created=created))
+                if created:
+                    audit.append(
+                        store.audit_row(
+                            at=now,
+                            actor=f"channel:{inbound.channel}",
+                            action="received",
+                            submission_id=submission_id,
+                            to_status=store.RECEIVED,
+                            detail={
+                                "source_name": inbound.source_name,
+                                "sha256": raw.sha256,
+                                "size": raw.size,
+                                "sender": inbound.sender,
+                            },
+                        )
+                    )
+            new = [r.submission_id for r in results if r.created]
+            self.queue.enqueue_many(conn, JobKind.PROCESS, new, now=now)
+            store.insert_rows(conn, audit_log, audit)
+        for (inbound, _), raw, result in zip(items, stored, results, strict=True):
+            log.info(
+                "received",
+                submission_id=result.submission_id,
+                created=result.created,
+                sender=inbound.sender,
+                channel=inbound.channel,
+                source_name=inbound.source_name,
+                size=raw.size,
+            )
+        return results
 
     # -- process -------------------------------------------------------------------------
 
     def reference(self) -> ReferenceData:
+        cached = self._reference
+        if cached is not None and time.monotonic() - cached[0] < REFERENCE_TTL:
+            return cached[1]
         with self.db.engine.connect() as conn:
-            return reference_store.load(conn)
+            data = reference_store.load(conn)
+        self._reference = (time.monotonic(), data)
+        return data
+
+    def forget_reference(self) -> None:
+        self._reference = None
 
     def process(self, submission_id: int) -> None:
-        """Parse, validate, number or refuse every document of the submission, exactly once."""
-        with structlog.contextvars.bound_contextvars(submission_id=submission_id):
-            with self.db.engine.connect() as conn:
-                submission = store.get_submission(conn, submission_id)
-            if submission is None:
-                raise LookupError(f"submission {submission_id} does not exist")
-            if submission.status != store.RECEIVED:
-                log.info("already processed", status=submission.status)
-                with self.db.transaction() as conn:
-                    self.queue.complete(conn, JobKind.PROCESS, submission_id, now=self.clock())
-                return
-            reference = self.reference()
-            fmt, decisions = self._decide(submission, reference)
-            try:
-                with self.db.transaction() as conn:
-                    self._commit(conn, submission, reference, fmt, decisions)
-            except IntegrityError as exc:
-                # A twin document committed first (same content or reference, concurrently).
+        self.process_many([submission_id])
+
+    def process_many(self, ids: Sequence[int]) -> None:
+        """Parse, validate, number or refuse every document of these submissions, once."""
+        with self.db.engine.connect() as conn:
+            found = store.get_submissions(conn, list(ids))
+        missing = set(ids) - {s.id for s in found}
+        if missing:
+            raise LookupError(f"submissions {sorted(missing)} do not exist")
+        todo = [s for s in found if s.status == store.RECEIVED]
+        if len(todo) < len(found):
+            with self.db.transaction() as conn:
+                done = [s.id for s in found if s.status != store.RECEIVED]
+                self.queue.complete_many(conn, JobKind.PROCESS, done, now=self.clock())
+        if not todo:
+            return
+        reference = self.reference()
+        decided = [(s, *self._decide(s, reference)) for s in todo]
+        try:
+            with self.db.transaction() as conn:
+                plans = self._commit(conn, reference, decided)
+        except IntegrityError as exc:
+            if len(todo) == 1:
+                # A twin committed first (same content or reference, concurrently).
                 raise TransientError(f"concurrent duplicate, will retry: {exc.orig}") from exc
+            for submission in todo:
+                self.process_many([submission.id])
+            return
+        for plan in plans:
+            log.info(
+                "decided",
+                submission_id=plan.submission.id,
+                nomor_aju=plan.nomor_aju,
+                status=str(plan.status),
+                document_type=str(plan.decision.document_type),
+                registration=plan.registration.number if plan.registration else None,
+                errors=[f.code for f in plan.findings if f.is_error],
+            )
 
     def _decide(
         self, submission: store.Submission, reference: ReferenceData
@@ -181,11 +261,9 @@ class Pipeline:
             self._evaluate(i, item, submission, reference) for i, item in enumerate(parsed)
         ]
 
+    @staticmethod
     def _unreadable(
-        self,
-        submission: store.Submission,
-        reference: ReferenceData,
-        findings: tuple[Finding, ...],
+        submission: store.Submission, reference: ReferenceData, findings: tuple[Finding, ...]
     ) -> _Decision:
         office = reference.default_office_for(submission.sender)
         return _Decision(
@@ -227,181 +305,274 @@ class Pipeline:
     def _commit(
         self,
         conn: Connection,
-        submission: store.Submission,
         reference: ReferenceData,
-        fmt: Format,
-        decisions: list[_Decision],
-    ) -> None:
+        decided: list[tuple[store.Submission, Format, list[_Decision]]],
+    ) -> list[_Plan]:
         now = self.clock()
-        if not store.mark_processed(conn, submission.id, fmt=fmt.value, now=now):
-            log.info("processed by another worker meanwhile")
-            self.queue.complete(conn, JobKind.PROCESS, submission.id, now=now)
-            return
-        carrier = reference.carriers.get(submission.sender)
-        aju_code = carrier.aju_code if carrier else "XXXXXX"
-        outcomes = []
-        for decision in decisions:
-            outcome = self._commit_document(
-                conn, submission, reference, fmt, decision, aju_code, now
-            )
-            outcomes.append(outcome)
-        store.set_nomor_aju(conn, submission.id, outcomes[0].nomor_aju)
-        self.queue.enqueue(conn, JobKind.DELIVER, submission.id, now=now)
-        self.queue.complete(conn, JobKind.PROCESS, submission.id, now=now)
-        for outcome in outcomes:
-            log.info(
-                "decided",
-                nomor_aju=outcome.nomor_aju,
-                status=str(outcome.status),
-                document_type=str(outcome.document_type),
-                registration=outcome.registration.number if outcome.registration else None,
-                errors=[f.code for f in outcome.findings if f.is_error],
-            )
+        ids = [submission.id for submission, _, _ in decided]
+        owned = store.claim_for_processing(conn, ids, now=now)
+        self.queue.complete_many(conn, JobKind.PROCESS, ids, now=now)
+        plans = [
+            self._plan(submission, fmt, decision, reference)
+            for submission, fmt, decisions in decided
+            if submission.id in owned
+            for decision in decisions
+        ]
+        self._find_duplicates(conn, plans, reference)
+        self._number(conn, plans, reference, now)
+        self._store(conn, plans, now)
+        first_aju: dict[int, tuple[str, str]] = {}
+        for plan in plans:
+            first_aju.setdefault(plan.submission.id, (plan.fmt.value, plan.nomor_aju))
+        store.set_outcome_fields(
+            conn, [{"sid": sid, "fmt": f, "aju": a} for sid, (f, a) in first_aju.items()]
+        )
+        self.queue.enqueue_many(conn, JobKind.DELIVER, sorted(owned), now=now)
+        return plans
 
-    def _commit_document(
-        self,
-        conn: Connection,
+    @staticmethod
+    def _plan(
         submission: store.Submission,
-        reference: ReferenceData,
         fmt: Format,
         decision: _Decision,
-        aju_code: str,
-        now: datetime,
-    ) -> Outcome:
-        findings = list(decision.findings)
-        office = reference.offices.get(decision.office_code or "")
-        zone = office.zone if office else DEFAULT_ZONE
-        received_day = submission.received_at.astimezone(zone).date()
-
-        nomor_aju = None
+        reference: ReferenceData,
+    ) -> _Plan:
+        plan = _Plan(
+            submission=submission,
+            fmt=fmt,
+            decision=decision,
+            findings=list(decision.findings),
+            keys=[f"sha:{submission.sha256}:{decision.index}"],
+        )
         supplied = decision.sender_reference
-        dedup: list[str] = [f"sha:{submission.sha256}:{decision.index}"]
         if supplied:
-            problem = check_supplied(supplied, aju_code=aju_code)
+            carrier = reference.carriers.get(submission.sender)
+            problem = check_supplied(supplied, aju_code=carrier.aju_code if carrier else "")
             if problem:
-                findings.append(finding("AJU-001", nomor_aju=supplied, detail=problem))
+                plan.findings.append(finding("AJU-001", nomor_aju=supplied, detail=problem))
             else:
-                dedup.append(f"aju:{supplied}")
-        refused = any(f.is_error for f in findings)
-        if not refused and submission.sender in reference.carriers:
-            duplicate = store.find_duplicate(conn, submission.sender, dedup)
-            if duplicate is not None:
-                key, earlier = duplicate
-                code = "DUP-002" if key.startswith("aju:") else "DUP-001"
-                findings.append(finding(code, nomor_aju=supplied if code == "DUP-002" else earlier))
-                refused = True
-        if supplied and not refused:
-            nomor_aju = supplied
-        if nomor_aju is None:
-            prefix = aju_prefix(
-                decision.office_code, decision.document_type, aju_code, received_day
-            )
-            nomor_aju = format_nomor_aju(prefix, counters.next_value(conn, f"aju:{prefix}"))
+                plan.supplied_ok = True
+                plan.keys.append(f"aju:{supplied}")
+        return plan
 
-        document = decision.document
-        registration = None
-        if refused or document is None:
-            status = DocumentStatus.REFUSED
-        else:
-            status = accepted_status(document)
-            kind = registration_kind(document)
-            if kind is not None and office is not None:
-                local = now.astimezone(office.zone)
-                sequence = counters.registration_sequence(office.code, str(kind), local.year)
-                number = counters.next_value(conn, sequence)
-                registration = RegistrationRef(
-                    kind=kind, office_code=office.code, number=f"{number:06d}", date=local.date()
-                )
-        flags = decision.flags if status is not DocumentStatus.REFUSED else ()
-        document_id = store.insert_document(
-            conn,
-            submission_id=submission.id,
-            doc_index=decision.index,
-            nomor_aju=nomor_aju,
-            sender=submission.sender,
-            office_code=decision.office_code,
-            document_type=str(decision.document_type),
-            status=str(status),
-            sender_reference=supplied,
-            flags=[_flag_json(f) for f in flags],
-            findings=[_finding_json(f) for f in findings],
-            summary=summarize(document),
-            decided_at=now,
+    @staticmethod
+    def _find_duplicates(conn: Connection, plans: list[_Plan], reference: ReferenceData) -> None:
+        """Same sender, same content or same nomor aju as an accepted document: refused."""
+        candidates = [
+            p for p in plans if not p.refused and p.submission.sender in reference.carriers
+        ]
+        taken = store.find_duplicates(
+            conn, [(p.submission.sender, k) for p in candidates for k in p.keys]
         )
-        if status is not DocumentStatus.REFUSED:
-            store.insert_dedup_keys(conn, submission.sender, dedup, document_id)
-        if registration is not None:
-            store.insert_registration(
-                conn,
-                document_id=document_id,
-                ref=registration,
-                year=int(registration.date.year),
-                now=now,
+        in_batch: dict[tuple[str, str], _Plan] = {}
+        for plan in candidates:
+            for key in plan.keys:
+                pair = (plan.submission.sender, key)
+                earlier: _Plan | str | None = taken.get(pair) or in_batch.get(pair)
+                if earlier is not None:
+                    plan.duplicate_of, plan.duplicate_key = earlier, key
+                    break
+            if plan.duplicate_of is None:
+                for key in plan.keys:
+                    in_batch[(plan.submission.sender, key)] = plan
+
+    def _number(
+        self, conn: Connection, plans: list[_Plan], reference: ReferenceData, now: datetime
+    ) -> None:
+        """Nomor aju for every document, then registration numbers for accepted ones.
+
+        Each sequence is bumped once per batch by the number of values it needs, so the
+        counters' rows are locked once and the values follow the documents' order.
+        """
+        carriers = reference.carriers
+        generated: dict[str, list[_Plan]] = defaultdict(list)
+        for plan in plans:
+            if plan.supplied_ok and plan.duplicate_of is None and not plan.refused:
+                plan.nomor_aju = plan.decision.sender_reference or ""
+                continue
+            office = reference.offices.get(plan.decision.office_code or "")
+            day = plan.submission.received_at.astimezone(office.zone if office else DEFAULT_ZONE)
+            carrier = carriers.get(plan.submission.sender)
+            prefix = aju_prefix(
+                plan.decision.office_code,
+                plan.decision.document_type,
+                carrier.aju_code if carrier else "XXXXXX",
+                day.date(),
             )
-        if isinstance(document, Manifest) and registration is not None:
-            store.insert_pos(conn, document_id, _pos_rows(document))
-        store.audit(
+            generated[prefix].append(plan)
+        for prefix, group in generated.items():
+            first = counters.allocate(conn, f"aju:{prefix}", len(group))
+            for offset, plan in enumerate(group):
+                plan.nomor_aju = format_nomor_aju(prefix, first + offset)
+
+        sequences: dict[tuple[str, str, int], list[_Plan]] = defaultdict(list)
+        for plan in plans:
+            if plan.duplicate_of is not None:
+                earlier = plan.duplicate_of
+                if plan.duplicate_key.startswith("aju:"):
+                    plan.findings.append(
+                        finding("DUP-002", nomor_aju=plan.decision.sender_reference)
+                    )
+                else:
+                    aju = earlier.nomor_aju if isinstance(earlier, _Plan) else earlier
+                    plan.findings.append(finding("DUP-001", nomor_aju=aju))
+            document = plan.decision.document
+            if plan.refused or document is None:
+                plan.status = DocumentStatus.REFUSED
+                continue
+            plan.status = accepted_status(document)
+            kind = registration_kind(document)
+            office = reference.offices.get(plan.decision.office_code or "")
+            if kind is not None and office is not None:
+                year = now.astimezone(office.zone).year
+                sequences[(office.code, str(kind), year)].append(plan)
+                plan.kind = kind
+        for (office_code, kind_name, year), group in sequences.items():
+            kind = RegistrationKind(kind_name)
+            sequence = counters.registration_sequence(office_code, kind_name, year)
+            first = counters.allocate(conn, sequence, len(group))
+            zone = reference.offices[office_code].zone
+            for offset, plan in enumerate(group):
+                plan.registration = RegistrationRef(
+                    kind=kind,
+                    office_code=office_code,
+                    number=f"{first + offset:06d}",
+                    date=now.astimezone(zone).date(),
+                )
+
+    def _store(self, conn: Connection, plans: list[_Plan], now: datetime) -> None:
+        ids = store.insert_documents(
             conn,
-            at=now,
-            actor="pipeline",
-            action="decided",
-            submission_id=submission.id,
-            document_id=document_id,
-            from_status=store.RECEIVED,
-            to_status=str(status),
-            detail={
-                "nomor_aju": nomor_aju,
-                "registration": registration.number if registration else None,
-                "errors": [f.code for f in findings if f.is_error],
-            },
+            [
+                {
+                    "submission_id": p.submission.id,
+                    "doc_index": p.decision.index,
+                    "nomor_aju": p.nomor_aju,
+                    "sender": p.submission.sender,
+                    "office_code": p.decision.office_code,
+                    "document_type": str(p.decision.document_type),
+                    "status": str(p.status),
+                    "sender_reference": p.decision.sender_reference,
+                    "flags": [_flag_json(f) for f in self._flags(p)],
+                    "findings": [_finding_json(f) for f in p.findings],
+                    "summary": summarize(p.decision.document),
+                    "decided_at": now,
+                }
+                for p in plans
+            ],
         )
-        outcome = Outcome(
+        dedup, regs, pos, audit, ack_rows = [], [], [], [], []
+        for plan, document_id in zip(plans, ids, strict=True):
+            plan.document_id = document_id
+            submission = plan.submission
+            if plan.status is not DocumentStatus.REFUSED:
+                dedup += [
+                    {"sender": submission.sender, "key": k, "document_id": document_id}
+                    for k in plan.keys
+                ]
+            if plan.registration is not None:
+                ref = plan.registration
+                regs.append(
+                    {
+                        "document_id": document_id,
+                        "kind": str(ref.kind),
+                        "office_code": ref.office_code,
+                        "year": ref.date.year,
+                        "number": ref.number,
+                        "registration_date": ref.date,
+                        "registered_at": now,
+                    }
+                )
+                if isinstance(plan.decision.document, Manifest):
+                    pos += _pos_rows(plan.decision.document, document_id)
+            audit.append(
+                store.audit_row(
+                    at=now,
+                    actor="pipeline",
+                    action="decided",
+                    submission_id=submission.id,
+                    document_id=document_id,
+                    from_status=store.RECEIVED,
+                    to_status=str(plan.status),
+                    detail={
+                        "nomor_aju": plan.nomor_aju,
+                        "registration": plan.registration.number if plan.registration else None,
+                        "errors": [f.code for f in plan.findings if f.is_error],
+                    },
+                )
+            )
+            outcome = self._outcome(plan, now)
+            for kind, body in (
+                ("RECEIPT", render_receipt(outcome)),
+                ("RESPONSE", render_response(outcome)),
+            ):
+                ack_rows.append(
+                    {
+                        "submission_id": submission.id,
+                        "document_id": document_id,
+                        "kind": kind,
+                        "channel": submission.channel,
+                        "partner": submission.sender,
+                        "file_name": ack_file_name(submission.source_name, plan.nomor_aju, kind),
+                        "body": body,
+                        "status": "PENDING",
+                        "created_at": now,
+                    }
+                )
+        store.insert_rows(conn, dedup_keys, dedup)
+        store.insert_rows(conn, registrations, regs)
+        store.insert_rows(conn, manifest_pos, pos)
+        store.insert_rows(conn, audit_log, audit)
+        store.insert_rows(conn, acks, ack_rows)
+
+    @staticmethod
+    def _flags(plan: _Plan) -> tuple[Flag, ...]:
+        return plan.decision.flags if plan.status is not DocumentStatus.REFUSED else ()
+
+    def _outcome(self, plan: _Plan, now: datetime) -> Outcome:
+        submission = plan.submission
+        return Outcome(
             submission_id=submission.id,
-            document_index=decision.index,
-            nomor_aju=nomor_aju,
+            document_index=plan.decision.index,
+            nomor_aju=plan.nomor_aju,
             sender=submission.sender,
-            office_code=decision.office_code,
-            format=fmt.value,
-            document_type=decision.document_type,
-            status=status,
+            office_code=plan.decision.office_code,
+            format=plan.fmt.value,
+            document_type=plan.decision.document_type,
+            status=plan.status,
             source_name=submission.source_name,
             sha256=submission.sha256,
             received_at=submission.received_at,
             decided_at=now,
-            registration=registration,
-            flags=tuple(flags),
-            findings=tuple(findings),
+            registration=plan.registration,
+            flags=self._flags(plan),
+            findings=tuple(plan.findings),
         )
-        for ack_kind, body in (
-            ("RECEIPT", render_receipt(outcome)),
-            ("RESPONSE", render_response(outcome)),
-        ):
-            store.insert_ack(
-                conn,
-                submission_id=submission.id,
-                document_id=document_id,
-                kind=ack_kind,
-                channel=submission.channel,
-                partner=submission.sender,
-                file_name=ack_file_name(submission.source_name, nomor_aju, ack_kind),
-                body=body,
-                created_at=now,
-            )
-        return outcome
 
     # -- deliver -------------------------------------------------------------------------
 
     def deliver(self, submission_id: int) -> list[Path]:
-        """Put the submission's pending acks where its channel delivers them."""
+        return self.deliver_many([submission_id])
+
+    def deliver_many(self, ids: Sequence[int]) -> list[Path]:
+        """Put the submissions' pending acks where their channels deliver them."""
         with self.db.engine.connect() as conn:
-            pending = store.pending_acks(conn, submission_id)
+            pending = store.pending_acks(conn, list(ids))
         delivered = [self.channels[ack.channel].deliver(ack) for ack in pending]
+        flushed: set[int] = set()
+        for path in delivered:
+            device = path.parent.stat().st_dev
+            if device not in flushed:
+                flush_filesystem(path.parent)
+                flushed.add(device)
         with self.db.transaction() as conn:
-            for ack, path in zip(pending, delivered, strict=True):
-                store.mark_delivered(conn, ack.id, path=path, now=self.clock())
-            self.queue.complete(conn, JobKind.DELIVER, submission_id, now=self.clock())
+            now = self.clock()
+            store.mark_delivered(
+                conn, [(a.id, p) for a, p in zip(pending, delivered, strict=True)], now=now
+            )
+            self.queue.complete_many(conn, JobKind.DELIVER, list(ids), now=now)
         if delivered:
-            log.info("delivered", submission_id=submission_id, files=[p.name for p in delivered])
+            log.info("delivered", submissions=list(ids), files=len(delivered))
         return delivered
 
 
@@ -414,19 +585,19 @@ class _Bc11Lookup:
             return store.bc11_pos_numbers(conn, ref)
 
 
-def _pos_rows(manifest: Manifest) -> list[dict[str, Any]]:
-    rows = []
-    for group in manifest.groups:
-        for top in group.pos:
-            for pos in top.walk():
-                rows.append(
-                    {
-                        "group_number": group.number,
-                        "pos_number": str(pos.number),
-                        "transport_document": pos.transport_document.number,
-                    }
-                )
-    return rows
+def _pos_rows(manifest: Manifest, document_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "document_id": document_id,
+            "group_number": group.number,
+            "pos_number": str(pos.number),
+            "transport_document": pos.transport_document.number,
+            "status": "OPEN",
+        }
+        for group in manifest.groups
+        for top in group.pos
+        for pos in top.walk()
+    ]
 
 
 def summarize(document: Document | None) -> dict[str, Any]:

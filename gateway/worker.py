@@ -19,14 +19,23 @@ from gateway.storage.queue import Job, JobKind, JobQueue
 log = structlog.get_logger("gateway.worker")
 
 MAX_ATTEMPTS = 8
+# Jobs claimed at once: one transaction and one filesystem flush serve them all.
+BATCH_SIZE = 32
 IDLE_WAIT = 0.05  # seconds between empty claims, doubled up to MAX_IDLE_WAIT
 MAX_IDLE_WAIT = 0.5
 
 
 class Worker:
     def __init__(
-        self, *, pipeline: Pipeline, worker_id: str, clock: Clock, lease: timedelta
+        self,
+        *,
+        pipeline: Pipeline,
+        worker_id: str,
+        clock: Clock,
+        lease: timedelta,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
+        self.batch_size = batch_size
         self.pipeline = pipeline
         self.queue: JobQueue = pipeline.queue
         self.worker_id = worker_id
@@ -49,24 +58,38 @@ class Worker:
         self.queue.release_worker(self.worker_id)
 
     def run_once(self) -> bool:
-        """Claim and run one job; False when the queue had nothing ready."""
-        job = self.queue.claim(self.worker_id, now=self.clock(), lease=self.lease)
-        if job is None:
+        """Claim and run one batch of jobs; False when the queue had nothing ready."""
+        jobs = self.queue.claim_batch(
+            self.worker_id, now=self.clock(), lease=self.lease, limit=self.batch_size
+        )
+        if not jobs:
             return False
-        with structlog.contextvars.bound_contextvars(**job.log_context()):
+        for kind in JobKind:
+            batch = [job for job in jobs if job.kind is kind]
+            if not batch:
+                continue
             try:
-                self._run(job)
-            except Exception as exc:
-                self._failed(job, exc)
+                self._run(kind, [job.ref for job in batch])
+            except Exception:
+                # Find the job at fault: run each alone, so one bad job cannot hold back the rest.
+                for job in batch:
+                    self._run_alone(job)
         return True
 
-    def _run(self, job: Job) -> None:
-        if job.kind is JobKind.PROCESS:
-            self.pipeline.process(job.ref)
-            # Deliver at once; the DELIVER job stays as the safety net if we die first.
-            self.pipeline.deliver(job.ref)
+    def _run(self, kind: JobKind, refs: list[int]) -> None:
+        if kind is JobKind.PROCESS:
+            self.pipeline.process_many(refs)
+            # Deliver at once; the DELIVER jobs stay as the safety net if we die first.
+            self.pipeline.deliver_many(refs)
         else:
-            self.pipeline.deliver(job.ref)
+            self.pipeline.deliver_many(refs)
+
+    def _run_alone(self, job: Job) -> None:
+        with structlog.contextvars.bound_contextvars(**job.log_context()):
+            try:
+                self._run(job.kind, [job.ref])
+            except Exception as exc:
+                self._failed(job, exc)
 
     def _failed(self, job: Job, exc: Exception) -> None:
         now = self.clock()

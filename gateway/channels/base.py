@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import BinaryIO
@@ -33,7 +33,8 @@ class Received:
     created: bool
 
 
-Intake = Callable[[Inbound, BinaryIO], Received]
+# Hands a batch of arrivals to the pipeline: raw bytes durable and recorded on return.
+Intake = Callable[[Sequence[tuple[Inbound, BinaryIO]]], list[Received]]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -48,6 +49,8 @@ class Channel(ABC):
     def deliver(self, ack: PendingAck) -> Path:
         """Put one acknowledgment where the sender picks it up; return where it went.
 
+        Write it whole under a temporary name and rename it (``write_file(durable=False)``);
+        the pipeline flushes the filesystem once for the batch before recording delivery.
         Must be idempotent: delivering the same ack twice leaves one file with the same bytes.
         """
 

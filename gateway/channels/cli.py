@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.channels.base import Channel
-from gateway.storage.raw_files import write_durably
+from gateway.storage.raw_files import write_file
 from gateway.storage.submissions import PendingAck
 
 
@@ -21,5 +21,5 @@ class CliChannel(Channel):
 
     def deliver(self, ack: PendingAck) -> Path:
         target = self.root / ack.partner / "out" / ack.file_name
-        write_durably(target, ack.body)
+        write_file(target, ack.body, durable=False)
         return target.resolve()

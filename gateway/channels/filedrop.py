@@ -9,6 +9,7 @@ Responses to refused files come with a copy of the original in ``error/``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ import structlog
 
 from gateway.channels.base import Channel, Inbound, Intake, safe_name
 from gateway.exceptions import TransientError
-from gateway.storage.raw_files import fsync_dir, write_durably
+from gateway.storage.raw_files import fsync_dir, write_file
 from gateway.storage.submissions import PendingAck
 
 log = structlog.get_logger("gateway.channels.filedrop")
@@ -31,6 +32,8 @@ SUBFOLDERS = ("in", "out", "archive", "error")
 TEMPORARY = re.compile(
     r"(^[.~])|(\.(tmp|temp|part|partial|filepart|crdownload|swp|lock)$)|~$", re.IGNORECASE
 )
+# Files handed to the pipeline per transaction.
+BATCH = 64
 PARTNER_FOLDER = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 
 
@@ -70,61 +73,75 @@ class FileDropChannel(Channel):
 
     def scan(self, intake: Intake) -> int:
         """One look into every partner's in/; returns how many files were taken."""
-        taken = 0
         if not self.root.is_dir():
             return 0
+        ready: list[tuple[str, Path, _Seen]] = []
         now_ns = time.time_ns()
-        settle_ns = int(self.settle_seconds * 1e9)
         present: set[Path] = set()
         for partner_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            partner = partner_dir.name
             inbox = partner_dir / "in"
             if not inbox.is_dir():
                 continue
-            if not PARTNER_FOLDER.match(partner):
+            if not PARTNER_FOLDER.match(partner_dir.name):
                 self._warn_once(partner_dir, "folder name is not a carrier code; ignored")
                 continue
-            with os.scandir(inbox) as entries:
-                batch = sorted(entries, key=lambda e: e.name)
-            for entry in batch:
-                path = Path(entry.path)
-                if TEMPORARY.search(entry.name):
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    self._warn_once(path, "not a regular file (symlink, folder...); left alone")
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                seen = _Seen(st.st_size, st.st_mtime_ns, st.st_ino)
+            for path, seen in self._settled(inbox, now_ns):
                 present.add(path)
-                previous = self._seen.get(path)
-                self._seen[path] = seen
-                if previous is not None and previous != seen:
-                    continue  # still growing
-                if now_ns - st.st_mtime_ns < settle_ns:
-                    continue  # too fresh to trust it is complete
-                self._take(intake, partner, path, seen)
-                present.discard(path)
-                self._seen.pop(path, None)
-                taken += 1
+                if seen is not None:
+                    ready.append((partner_dir.name, path, seen))
         for gone in set(self._seen) - present:
             del self._seen[gone]
-        return taken
+        for start in range(0, len(ready), BATCH):
+            self._take(intake, ready[start : start + BATCH])
+        return len(ready)
 
-    def _take(self, intake: Intake, partner: str, path: Path, seen: _Seen) -> None:
-        key = f"{partner}/{path.name}:{seen.inode}:{seen.mtime_ns}:{seen.size}"
-        inbound = Inbound(channel=self.name, sender=partner, source_name=path.name, intake_key=key)
-        with open(path, "rb") as stream:
-            received = intake(inbound, stream)
-        archive = path.parent.parent / "archive"
-        archive.mkdir(exist_ok=True)
-        os.replace(path, archive / f"{received.submission_id:08d}-{safe_name(path.name)}")
-        fsync_dir(archive)
-        fsync_dir(path.parent)
+    def _settled(self, inbox: Path, now_ns: int) -> list[tuple[Path, _Seen | None]]:
+        """Every file in ``inbox`` with its signature when it is ready to take, else None."""
+        settle_ns = int(self.settle_seconds * 1e9)
+        with os.scandir(inbox) as entries:
+            batch = sorted(entries, key=lambda e: e.name)
+        found: list[tuple[Path, _Seen | None]] = []
+        for entry in batch:
+            path = Path(entry.path)
+            if TEMPORARY.search(entry.name):
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                self._warn_once(path, "not a regular file (symlink, folder...); left alone")
+                continue
+            st = entry.stat(follow_symlinks=False)
+            seen = _Seen(st.st_size, st.st_mtime_ns, st.st_ino)
+            previous = self._seen.get(path)
+            self._seen[path] = seen
+            growing = previous is not None and previous != seen
+            fresh = now_ns - st.st_mtime_ns < settle_ns
+            found.append((path, None if growing or fresh else seen))
+        return found
+
+    def _take(self, intake: Intake, ready: list[tuple[str, Path, _Seen]]) -> None:
+        """Hand a batch to the pipeline, then move the originals to archive/."""
+        with contextlib.ExitStack() as files:
+            items = []
+            for partner, path, seen in ready:
+                key = f"{partner}/{path.name}:{seen.inode}:{seen.mtime_ns}:{seen.size}"
+                inbound = Inbound(
+                    channel=self.name, sender=partner, source_name=path.name, intake_key=key
+                )
+                items.append((inbound, files.enter_context(open(path, "rb"))))
+            received = intake(items)
+        touched: set[Path] = set()
+        for (_, path, _), result in zip(ready, received, strict=True):
+            archive = path.parent.parent / "archive"
+            archive.mkdir(exist_ok=True)
+            os.replace(path, archive / f"{result.submission_id:08d}-{safe_name(path.name)}")
+            self._seen.pop(path, None)
+            touched.update((archive, path.parent))
+        for folder in touched:
+            fsync_dir(folder)
 
     def deliver(self, ack: PendingAck) -> Path:
         partner_dir = self.root / ack.partner
         target = partner_dir / "out" / ack.file_name
-        write_durably(target, ack.body)
+        write_file(target, ack.body, durable=False)
         if ack.kind == "RESPONSE" and ack.refused:
             original = partner_dir / "error" / _error_name(ack)
             if not original.exists():

@@ -13,16 +13,18 @@ from gateway.storage.database import insert_for
 from gateway.storage.tables import counters
 
 
+def allocate(conn: Connection, name: str, count: int = 1) -> int:
+    """Reserve ``count`` consecutive values of the sequence; returns the first one."""
+    table = insert_for(conn, counters)
+    stmt = table.on_conflict_do_update(
+        index_elements=[counters.c.name], set_={"value": counters.c.value + table.excluded.value}
+    ).returning(counters.c.value)
+    last = int(conn.execute(stmt, {"name": name, "value": count}).scalar_one())
+    return last - count + 1
+
+
 def next_value(conn: Connection, name: str) -> int:
-    stmt = (
-        insert_for(conn, counters)
-        .on_conflict_do_update(
-            index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
-        )
-        .returning(counters.c.value)
-    )
-    value = conn.execute(stmt, {"name": name, "value": 1}).scalar_one()
-    return int(value)
+    return allocate(conn, name, 1)
 
 
 def registration_sequence(office_code: str, kind: str, year: int) -> str:

@@ -51,28 +51,46 @@ class JobQueue:
     @staticmethod
     def enqueue(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> None:
         """Add work; adding the same (kind, ref) again is a no-op."""
-        stmt = insert_for(conn, jobs).values(
-            kind=str(kind),
-            ref=ref,
-            status=JobStatus.TODO,
-            attempts=0,
-            run_after=now,
-            created_at=now,
+        JobQueue.enqueue_many(conn, kind, [ref], now=now)
+
+    @staticmethod
+    def enqueue_many(conn: Connection, kind: JobKind, refs: list[int], *, now: datetime) -> None:
+        if not refs:
+            return
+        stmt = insert_for(conn, jobs).on_conflict_do_nothing(
+            index_elements=[jobs.c.kind, jobs.c.ref]
         )
-        conn.execute(stmt.on_conflict_do_nothing(index_elements=[jobs.c.kind, jobs.c.ref]))
+        rows = [
+            {
+                "kind": str(kind),
+                "ref": ref,
+                "status": JobStatus.TODO,
+                "attempts": 0,
+                "run_after": now,
+                "created_at": now,
+            }
+            for ref in refs
+        ]
+        conn.execute(stmt, rows)
 
     def claim(self, worker_id: str, *, now: datetime, lease: timedelta) -> Job | None:
-        next_id = (
+        claimed = self.claim_batch(worker_id, now=now, lease=lease, limit=1)
+        return claimed[0] if claimed else None
+
+    def claim_batch(
+        self, worker_id: str, *, now: datetime, lease: timedelta, limit: int
+    ) -> list[Job]:
+        """Claim up to ``limit`` due jobs, oldest first, in one statement."""
+        next_ids = (
             sa.select(jobs.c.id)
             .where(jobs.c.status == JobStatus.TODO, jobs.c.run_after <= now)
             .order_by(jobs.c.id)
-            .limit(1)
+            .limit(limit)
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
         )
         stmt = (
             sa.update(jobs)
-            .where(jobs.c.id == next_id)
+            .where(jobs.c.id.in_(next_ids.scalar_subquery()))
             .values(
                 status=JobStatus.DOING,
                 locked_by=worker_id,
@@ -82,24 +100,27 @@ class JobQueue:
             .returning(jobs.c.id, jobs.c.kind, jobs.c.ref, jobs.c.attempts)
         )
         with self.db.transaction() as conn:
-            row = conn.execute(stmt).one_or_none()
-        if row is None:
-            return None
-        return Job(id=row.id, kind=JobKind(row.kind), ref=row.ref, attempts=row.attempts)
+            rows = conn.execute(stmt).all()
+        claimed = [
+            Job(id=row.id, kind=JobKind(row.kind), ref=row.ref, attempts=row.attempts)
+            for row in rows
+        ]
+        return sorted(claimed, key=lambda job: job.id)
 
     @staticmethod
     def complete(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> None:
         """Mark the (kind, ref) job done, in the caller's transaction."""
+        JobQueue.complete_many(conn, kind, [ref], now=now)
+
+    @staticmethod
+    def complete_many(conn: Connection, kind: JobKind, refs: list[int], *, now: datetime) -> None:
+        if not refs:
+            return
         conn.execute(
             sa.update(jobs)
-            .where(jobs.c.kind == sa.bindparam("k"), jobs.c.ref == sa.bindparam("r"))
-            .values(
-                status=JobStatus.DONE,
-                finished_at=sa.bindparam("at"),
-                locked_by=None,
-                lease_until=None,
-            ),
-            {"k": str(kind), "r": ref, "at": now},
+            .where(jobs.c.kind == str(kind), jobs.c.ref.in_(sa.bindparam("refs", expanding=True)))
+            .values(status=JobStatus.DONE, finished_at=now, locked_by=None, lease_until=None),
+            {"refs": refs},
         )
 
     def retry(self, job: Job, error: str, *, run_after: datetime) -> None:

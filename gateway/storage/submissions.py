@@ -15,7 +15,6 @@ from gateway.storage.database import insert_for
 from gateway.storage.raw_files import StoredFile
 from gateway.storage.tables import (
     acks,
-    audit_log,
     dedup_keys,
     documents,
     manifest_pos,
@@ -94,91 +93,92 @@ def insert_submission(
     return int(existing), False
 
 
+def get_submissions(conn: Connection, ids: list[int]) -> list[Submission]:
+    rows = conn.execute(
+        sa.select(submissions)
+        .where(submissions.c.id.in_(sa.bindparam("ids", expanding=True)))
+        .order_by(submissions.c.id),
+        {"ids": ids},
+    ).all()
+    return [
+        Submission(
+            id=row.id,
+            channel=row.channel,
+            sender=row.sender,
+            source_name=row.source_name,
+            raw_path=Path(row.raw_path),
+            sha256=row.sha256,
+            size=row.size,
+            received_at=row.received_at,
+            status=row.status,
+        )
+        for row in rows
+    ]
+
+
 def get_submission(conn: Connection, submission_id: int) -> Submission | None:
-    row = conn.execute(sa.select(submissions).where(submissions.c.id == submission_id)).first()
-    if row is None:
-        return None
-    return Submission(
-        id=row.id,
-        channel=row.channel,
-        sender=row.sender,
-        source_name=row.source_name,
-        raw_path=Path(row.raw_path),
-        sha256=row.sha256,
-        size=row.size,
-        received_at=row.received_at,
-        status=row.status,
-    )
+    found = get_submissions(conn, [submission_id])
+    return found[0] if found else None
 
 
-def mark_processed(conn: Connection, submission_id: int, *, fmt: str, now: datetime) -> bool:
-    """Take the submission from RECEIVED to PROCESSED; False when another worker already did.
+def claim_for_processing(conn: Connection, ids: list[int], *, now: datetime) -> set[int]:
+    """Move submissions from RECEIVED to PROCESSED; returns those this transaction moved.
 
-    First statement of the processing transaction: on PostgreSQL the row lock makes a second
-    worker wait here and then find nothing to do.
+    First statement of the processing transaction: on PostgreSQL the row locks make a second
+    worker wait here and then find nothing left to do.
     """
-    result = conn.execute(
+    rows = conn.execute(
         sa.update(submissions)
-        .where(submissions.c.id == sa.bindparam("sid"), submissions.c.status == RECEIVED)
-        .values(status=PROCESSED, format=sa.bindparam("fmt"), processed_at=sa.bindparam("at")),
-        {"sid": submission_id, "fmt": fmt, "at": now},
-    )
-    return result.rowcount == 1
+        .where(
+            submissions.c.id.in_(sa.bindparam("ids", expanding=True)),
+            submissions.c.status == RECEIVED,
+        )
+        .values(status=PROCESSED, processed_at=now)
+        .returning(submissions.c.id),
+        {"ids": ids},
+    ).scalars()
+    return {int(r) for r in rows}
 
 
-def set_nomor_aju(conn: Connection, submission_id: int, nomor_aju: str) -> None:
+def set_outcome_fields(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Per submission: its format and the nomor aju of its first document."""
     conn.execute(
-        sa.update(submissions).where(submissions.c.id == submission_id).values(nomor_aju=nomor_aju)
+        sa.update(submissions)
+        .where(submissions.c.id == sa.bindparam("sid"))
+        .values(format=sa.bindparam("fmt"), nomor_aju=sa.bindparam("aju")),
+        rows,
     )
 
 
-def find_duplicate(conn: Connection, sender: str, keys: list[str]) -> tuple[str, str] | None:
-    """The first (key, nomor aju of the earlier document) already taken by this sender."""
+def find_duplicates(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Which (sender, key) pairs are taken already, and by which document's nomor aju."""
     if not keys:
-        return None
-    row = conn.execute(
-        sa.select(dedup_keys.c.key, documents.c.nomor_aju)
+        return {}
+    rows = conn.execute(
+        sa.select(dedup_keys.c.sender, dedup_keys.c.key, documents.c.nomor_aju)
         .join(documents, documents.c.id == dedup_keys.c.document_id)
-        .where(dedup_keys.c.sender == sender, dedup_keys.c.key.in_(keys))
-        .limit(1)
-    ).first()
-    return (row.key, row.nomor_aju) if row else None
+        .where(
+            dedup_keys.c.sender.in_(sa.bindparam("senders", expanding=True)),
+            dedup_keys.c.key.in_(sa.bindparam("keys", expanding=True)),
+        ),
+        {"senders": sorted({s for s, _ in keys}), "keys": sorted({k for _, k in keys})},
+    ).all()
+    wanted = set(keys)
+    return {(r.sender, r.key): r.nomor_aju for r in rows if (r.sender, r.key) in wanted}
 
 
-def insert_dedup_keys(conn: Connection, sender: str, keys: list[str], document_id: int) -> None:
-    # A plain INSERT: a concurrent twin hits the primary key and its transaction is retried.
-    conn.execute(
-        sa.insert(dedup_keys),
-        [{"sender": sender, "key": key, "document_id": document_id} for key in keys],
+def insert_documents(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert document rows; their ids in the order given."""
+    result = conn.execute(
+        sa.insert(documents).returning(documents.c.id, sort_by_parameter_order=True), rows
     )
+    return [int(i) for i in result.scalars()]
 
 
-def insert_document(conn: Connection, **values: Any) -> int:
-    return int(conn.execute(sa.insert(documents).returning(documents.c.id), values).scalar_one())
-
-
-def insert_registration(
-    conn: Connection, *, document_id: int, ref: RegistrationRef, year: int, now: datetime
-) -> None:
-    conn.execute(
-        sa.insert(registrations).values(
-            document_id=document_id,
-            kind=str(ref.kind),
-            office_code=ref.office_code,
-            year=year,
-            number=ref.number,
-            registration_date=ref.date,
-            registered_at=now,
-        )
-    )
-
-
-def insert_pos(conn: Connection, document_id: int, rows: list[dict[str, Any]]) -> None:
+def insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """A plain multi-row INSERT (dedup keys, registrations, pos, acks, audit)."""
     if rows:
-        conn.execute(
-            sa.insert(manifest_pos),
-            [{"document_id": document_id, "status": "OPEN", **row} for row in rows],
-        )
+        conn.execute(sa.insert(table), rows)
 
 
 def bc11_pos_numbers(conn: Connection, ref: RegistrationRef) -> frozenset[str] | None:
@@ -198,11 +198,7 @@ def bc11_pos_numbers(conn: Connection, ref: RegistrationRef) -> frozenset[str] |
     return frozenset(numbers)
 
 
-def insert_ack(conn: Connection, **values: Any) -> None:
-    conn.execute(sa.insert(acks), {"status": "PENDING", **values})
-
-
-def pending_acks(conn: Connection, submission_id: int) -> list[PendingAck]:
+def pending_acks(conn: Connection, ids: list[int]) -> list[PendingAck]:
     rows = conn.execute(
         sa.select(
             acks,
@@ -212,8 +208,12 @@ def pending_acks(conn: Connection, submission_id: int) -> list[PendingAck]:
         )
         .join(submissions, submissions.c.id == acks.c.submission_id)
         .outerjoin(documents, documents.c.id == acks.c.document_id)
-        .where(acks.c.submission_id == submission_id, acks.c.status == "PENDING")
-        .order_by(acks.c.id)
+        .where(
+            acks.c.submission_id.in_(sa.bindparam("ids", expanding=True)),
+            acks.c.status == "PENDING",
+        )
+        .order_by(acks.c.id),
+        {"ids": ids},
     ).all()
     return [
         PendingAck(
@@ -231,17 +231,18 @@ def pending_acks(conn: Connection, submission_id: int) -> list[PendingAck]:
     ]
 
 
-def mark_delivered(conn: Connection, ack_id: int, *, path: Path, now: datetime) -> None:
+def mark_delivered(conn: Connection, delivered: list[tuple[int, Path]], *, now: datetime) -> None:
+    if not delivered:
+        return
     conn.execute(
         sa.update(acks)
         .where(acks.c.id == sa.bindparam("ack_id"))
         .values(status="DELIVERED", path=sa.bindparam("path"), delivered_at=sa.bindparam("at")),
-        {"ack_id": ack_id, "path": str(path), "at": now},
+        [{"ack_id": ack_id, "path": str(path), "at": now} for ack_id, path in delivered],
     )
 
 
-def audit(
-    conn: Connection,
+def audit_row(
     *,
     at: datetime,
     actor: str,
@@ -251,19 +252,18 @@ def audit(
     from_status: str | None = None,
     to_status: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> None:
-    conn.execute(
-        sa.insert(audit_log).values(
-            at=at,
-            actor=actor,
-            action=action,
-            submission_id=submission_id,
-            document_id=document_id,
-            from_status=from_status,
-            to_status=to_status,
-            detail=detail or {},
-        )
-    )
+) -> dict[str, Any]:
+    """One audit-trail entry, for :func:`insert_rows` into ``audit_log``."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "submission_id": submission_id,
+        "document_id": document_id,
+        "from_status": from_status,
+        "to_status": to_status,
+        "detail": detail or {},
+    }
 
 
 def find_submission_id(conn: Connection, key: str) -> int | None:

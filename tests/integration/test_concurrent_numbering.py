@@ -38,9 +38,9 @@ def test_four_workers_number_without_gap_or_duplicate(make_gateway) -> None:  # 
     claimed: Counter[str] = Counter()
 
     class CountingWorker(Worker):
-        def _run(self, job):  # type: ignore[no-untyped-def]
-            claimed[self.worker_id] += 1
-            super()._run(job)
+        def _run(self, kind, refs):  # type: ignore[no-untyped-def]
+            claimed[self.worker_id] += len(refs)
+            super()._run(kind, refs)
 
     def drain(worker: Worker) -> None:
         idle = 0
