@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -97,18 +98,32 @@ def _conveyance(conveyance: Conveyance) -> Iterator[Finding]:
 
 
 def _party(party: Party, where: str) -> Iterator[Finding]:
-    if party.npwp is not None and not npwp.is_valid(party.npwp):
+    if party.npwp is not None and not _valid_npwp(party.npwp):
         yield finding("ID-001", value=party.npwp, location=Location(path=f"{where}/npwp"))
     yield from _country(party.country, f"{where}/country")
 
 
 def _country(code: str | None, where: str) -> Iterator[Finding]:
-    if code is not None and pycountry.countries.get(alpha_2=code) is None:
+    if code is not None and not _known_country(code):
         yield finding("ID-006", value=code, location=Location(path=where))
 
 
 def _locode(code: str | None, where: str) -> Iterator[Finding]:
-    if code is None:
-        return
-    if not LOCODE.match(code) or pycountry.countries.get(alpha_2=code[:2]) is None:
+    if code is not None and not _valid_locode(code):
         yield finding("ID-004", value=code, location=Location(path=where))
+
+
+# Manifests repeat the same few ports and countries thousands of times.
+@functools.lru_cache(maxsize=4096)
+def _valid_npwp(value: str) -> bool:
+    return bool(npwp.is_valid(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _known_country(code: str) -> bool:
+    return pycountry.countries.get(alpha_2=code) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_locode(code: str) -> bool:
+    return bool(LOCODE.match(code)) and _known_country(code[:2])

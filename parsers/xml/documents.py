@@ -8,6 +8,7 @@ Times become aware datetimes, amounts become Decimal, never float.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -62,18 +63,21 @@ class _Invalid(Exception):
         self.detail = detail
 
 
+@functools.cache
 def _q(name: str) -> str:
     return f"{{{NAMESPACE}}}{name}"
 
 
+# iterchildren(tag) filters in C; find() parses its path argument on every call, and a
+# 10,000-pos manifest makes some 400,000 look-ups.
 def _child(parent: _Element, name: str) -> _Element | None:
-    return parent.find(_q(name))
+    return next(parent.iterchildren(_q(name)), None)
 
 
 def _children(parent: _Element | None, name: str) -> Iterator[_Element]:
     if parent is None:
         return iter(())
-    return iter(parent.findall(_q(name)))
+    return parent.iterchildren(_q(name))
 
 
 def _req(parent: _Element, name: str) -> _Element:
