@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -65,10 +66,10 @@ class Gateway:
             signal.signal(sig, self._on_signal)
         requeued = self._release_dead_local_workers()
         requeued += self.pipeline.queue.requeue_expired(now=self.clock())
+        # Closures rather than Thread(args=...), so the calls are type-checked.
         threads = [
             threading.Thread(
-                target=self.filedrop.run,
-                args=(self.pipeline.receive, self.stop),
+                target=lambda: self.filedrop.run(self.pipeline.receive_many, self.stop),
                 name="filedrop",
                 daemon=True,
             ),
@@ -82,7 +83,9 @@ class Gateway:
             )
             threads.append(
                 threading.Thread(
-                    target=worker.run, args=(self.stop,), name=f"worker-{n}", daemon=True
+                    target=functools.partial(worker.run, self.stop),
+                    name=f"worker-{n}",
+                    daemon=True,
                 )
             )
         for thread in threads:

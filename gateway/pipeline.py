@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
@@ -69,6 +69,8 @@ log = structlog.get_logger("gateway.pipeline")
 Clock = Callable[[], datetime]
 # Numbering a file whose office is unknown still needs a calendar day; WIB is the capital's.
 DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")
+# How long the safety-net DELIVER job waits for the worker's own delivery.
+DELIVERY_GRACE = timedelta(seconds=5)
 # Reference data changed by another process (`partners add`) is seen within this long.
 REFERENCE_TTL = 5.0
 
@@ -139,39 +141,45 @@ class Pipeline:
         """Keep the bytes durably, then record the submissions and their PROCESS jobs."""
         stored = self.raw.put_many([stream for _, stream in items])
         now = self.clock()
-        results = []
         with self.db.transaction() as conn:
-            audit = []
-            for (inbound, _), raw in zip(items, stored, strict=True):
-                submission_id, created = store.insert_submission(
-                    conn,
-                    channel=inbound.channel,
-                    sender=inbound.sender,
-                    source_name=inbound.source_name,
-                    intake_key=inbound.intake_key,
-                    stored=raw,
-                    received_at=now,
-                )
-                results.append(Received(submission_id=submission_id, created=created))
-                if created:
-                    audit.append(
-                        store.audit_row(
-                            at=now,
-                            actor=f"channel:{inbound.channel}",
-                            action="received",
-                            submission_id=submission_id,
-                            to_status=store.RECEIVED,
-                            detail={
-                                "source_name": inbound.source_name,
-                                "sha256": raw.sha256,
-                                "size": raw.size,
-                                "sender": inbound.sender,
-                            },
-                        )
+            recorded = store.insert_submissions(
+                conn,
+                [
+                    store.NewSubmission(
+                        channel=inbound.channel,
+                        sender=inbound.sender,
+                        source_name=inbound.source_name,
+                        intake_key=inbound.intake_key,
+                        stored=raw,
                     )
+                    for (inbound, _), raw in zip(items, stored, strict=True)
+                ],
+                received_at=now,
+            )
+            results = [Received(submission_id=i, created=c) for i, c in recorded]
             new = [r.submission_id for r in results if r.created]
             self.queue.enqueue_many(conn, JobKind.PROCESS, new, now=now)
-            store.insert_rows(conn, audit_log, audit)
+            store.insert_rows(
+                conn,
+                audit_log,
+                [
+                    store.audit_row(
+                        at=now,
+                        actor=f"channel:{inbound.channel}",
+                        action="received",
+                        submission_id=result.submission_id,
+                        to_status=store.RECEIVED,
+                        detail={
+                            "source_name": inbound.source_name,
+                            "sha256": raw.sha256,
+                            "size": raw.size,
+                            "sender": inbound.sender,
+                        },
+                    )
+                    for (inbound, _), raw, result in zip(items, stored, results, strict=True)
+                    if result.created
+                ],
+            )
         for (inbound, _), raw, result in zip(items, stored, results, strict=True):
             log.info(
                 "received",
@@ -327,7 +335,11 @@ class Pipeline:
         store.set_outcome_fields(
             conn, [{"sid": sid, "fmt": f, "aju": a} for sid, (f, a) in first_aju.items()]
         )
-        self.queue.enqueue_many(conn, JobKind.DELIVER, sorted(owned), now=now)
+        # The worker delivers right after this commit; the DELIVER job is the safety net for
+        # a crash in between, so it falls due only after that delivery should be done.
+        self.queue.enqueue_many(
+            conn, JobKind.DELIVER, sorted(owned), now=now, run_after=now + DELIVERY_GRACE
+        )
         return plans
 
     @staticmethod

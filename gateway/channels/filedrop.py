@@ -69,6 +69,9 @@ class FileDropChannel(Channel):
                 self.scan(intake)
             except TransientError as exc:
                 log.warning("file drop scan failed, will retry", error=str(exc))
+            except Exception:
+                # The drop must keep being served: log, wait, look again.
+                log.exception("file drop scan crashed, will retry")
             stop.wait(self.poll_interval)
 
     def scan(self, intake: Intake) -> int:

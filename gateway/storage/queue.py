@@ -54,7 +54,14 @@ class JobQueue:
         JobQueue.enqueue_many(conn, kind, [ref], now=now)
 
     @staticmethod
-    def enqueue_many(conn: Connection, kind: JobKind, refs: list[int], *, now: datetime) -> None:
+    def enqueue_many(
+        conn: Connection,
+        kind: JobKind,
+        refs: list[int],
+        *,
+        now: datetime,
+        run_after: datetime | None = None,
+    ) -> None:
         if not refs:
             return
         stmt = insert_for(conn, jobs).on_conflict_do_nothing(
@@ -66,7 +73,7 @@ class JobQueue:
                 "ref": ref,
                 "status": JobStatus.TODO,
                 "attempts": 0,
-                "run_after": now,
+                "run_after": run_after or now,
                 "created_at": now,
             }
             for ref in refs

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.model.common import RECORD, RegistrationRef
-from gateway.storage.database import insert_for
 from gateway.storage.raw_files import StoredFile
 from gateway.storage.tables import (
     acks,
@@ -55,42 +54,68 @@ class PendingAck:
     raw_path: Path
 
 
-def insert_submission(
-    conn: Connection,
-    *,
-    channel: str,
-    sender: str,
-    source_name: str,
-    intake_key: str,
-    stored: StoredFile,
-    received_at: datetime,
-) -> tuple[int, bool]:
-    """Record a received file; the same intake key twice returns the first row (created=False)."""
-    stmt = (
-        insert_for(conn, submissions)
-        .values(
-            channel=channel,
-            sender=sender,
-            source_name=source_name,
-            intake_key=intake_key,
-            raw_path=str(stored.path),
-            sha256=stored.sha256,
-            size=stored.size,
-            received_at=received_at,
-            status=RECEIVED,
-        )
-        .on_conflict_do_nothing(index_elements=[submissions.c.channel, submissions.c.intake_key])
-        .returning(submissions.c.id)
-    )
-    new_id = conn.execute(stmt).scalar_one_or_none()
-    if new_id is not None:
-        return int(new_id), True
-    existing = conn.execute(
-        sa.select(submissions.c.id).where(
-            submissions.c.channel == channel, submissions.c.intake_key == intake_key
-        )
-    ).scalar_one()
-    return int(existing), False
+@dataclass(**RECORD)
+class NewSubmission:
+    channel: str
+    sender: str
+    source_name: str
+    intake_key: str
+    stored: StoredFile
+
+
+def insert_submissions(
+    conn: Connection, items: list[NewSubmission], *, received_at: datetime
+) -> list[tuple[int, bool]]:
+    """Record received files: (id, created) for each, in order.
+
+    An intake key seen before (the same arrival looked at twice, e.g. after a crash between
+    recording a file and moving it to archive/) returns the first row with created=False.
+    """
+    known: dict[tuple[str, str], int] = {}
+    for channel in {item.channel for item in items}:
+        keys = [item.intake_key for item in items if item.channel == channel]
+        rows = conn.execute(
+            sa.select(submissions.c.id, submissions.c.intake_key).where(
+                submissions.c.channel == channel,
+                submissions.c.intake_key.in_(sa.bindparam("keys", expanding=True)),
+            ),
+            {"keys": keys},
+        ).all()
+        known.update({(channel, row.intake_key): int(row.id) for row in rows})
+    fresh: list[NewSubmission] = []
+    for item in items:
+        if (item.channel, item.intake_key) not in known and item not in fresh:
+            fresh.append(item)
+    if fresh:
+        ids = conn.execute(
+            sa.insert(submissions).returning(submissions.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "channel": item.channel,
+                    "sender": item.sender,
+                    "source_name": item.source_name,
+                    "intake_key": item.intake_key,
+                    "raw_path": str(item.stored.path),
+                    "sha256": item.stored.sha256,
+                    "size": item.stored.size,
+                    "received_at": received_at,
+                    "status": RECEIVED,
+                }
+                for item in fresh
+            ],
+        ).scalars()
+        created = dict(zip([(i.channel, i.intake_key) for i in fresh], ids, strict=True))
+    else:
+        created = {}
+    results = []
+    for item in items:
+        key = (item.channel, item.intake_key)
+        if key in known:
+            results.append((known[key], False))
+        else:
+            results.append((int(created[key]), True))
+            known[key] = int(created[key])  # a repeat within the batch is not new
+    return results
 
 
 def get_submissions(conn: Connection, ids: list[int]) -> list[Submission]:

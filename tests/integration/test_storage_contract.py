@@ -106,25 +106,14 @@ def test_submission_intake_key_is_idempotent_and_times_stay_aware(
 ) -> None:
     stored = RawFileStore(tmp_path / "raw").put(io.BytesIO(b"<x/>"))
     received = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+    item = store.NewSubmission(
+        channel="filedrop", sender="DEMO", source_name="a.xml", intake_key="k1", stored=stored
+    )
     with db.transaction() as conn:
-        first = store.insert_submission(
-            conn,
-            channel="filedrop",
-            sender="DEMO",
-            source_name="a.xml",
-            intake_key="k1",
-            stored=stored,
-            received_at=received,
-        )
-        second = store.insert_submission(
-            conn,
-            channel="filedrop",
-            sender="DEMO",
-            source_name="a.xml",
-            intake_key="k1",
-            stored=stored,
-            received_at=received,
-        )
+        [first] = store.insert_submissions(conn, [item], received_at=received)
+        # Seen again (a crash before archive/), and twice within one batch: one row.
+        second, third = store.insert_submissions(conn, [item, item], received_at=received)
+    assert third == second
     assert first[1] is True and second == (first[0], False)
     with db.engine.connect() as conn:
         sub = store.get_submission(conn, first[0])
