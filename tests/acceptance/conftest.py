@@ -57,7 +57,9 @@ def wait_for(
         if value:
             return value
         if gateway is not None and not gateway.alive:
-            pytest.fail(f"gateway exited with {gateway.returncode} while waiting for {_text(message)}")
+            pytest.fail(
+                f"gateway exited with {gateway.returncode} while waiting for {_text(message)}"
+            )
         if time.monotonic() >= deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {_text(message)}")
         time.sleep(interval)

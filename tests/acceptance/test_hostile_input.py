@@ -146,8 +146,8 @@ def test_refused_with_code_and_kept(hostile_run: HostileRun, case: Case) -> None
     response: dict[str, Any] = read_response(hostile_run.responses[case.name])
     assert response["status"] == "REFUSED", response
     assert response["registration"] is None
-    codes = [e["code"] for e in response["errors"]]
-    assert codes and codes[0] == case.code, codes
+    # One reason each: a file refused as a whole is not read any further.
+    assert [e["code"] for e in response["errors"]] == [case.code]
     for error in response["errors"]:
         assert error["severity"] in {"ERROR", "WARNING"}
         assert (error["message_id"] or "").strip(), f"no Indonesian message: {error}"
@@ -205,6 +205,9 @@ def test_symlink_is_left_alone(hostile_run: HostileRun) -> None:
 def test_bomb_cost_neither_time_nor_memory(hostile_run: HostileRun) -> None:
     assert hostile_run.answered_in < ANSWER_WITHIN
     peak = hostile_run.gateway.peak_rss_bytes()
+    print(
+        f"all hostile files answered in {hostile_run.answered_in:.1f} s; peak RSS {peak >> 20} MiB"
+    )
     assert peak < PEAK_RSS_LIMIT, f"gateway peak RSS {peak / 2**20:.0f} MiB"
 
 
