@@ -25,6 +25,8 @@ from gateway.worker import Worker, utc_now
 log = structlog.get_logger("gateway.app")
 
 SWEEP_INTERVAL = 2.0
+# Partial raw copies older than this were left by a dead process, not one still writing.
+STALE_PART_SECONDS = 3600.0
 
 
 class Gateway:
@@ -64,6 +66,7 @@ class Gateway:
         self.filedrop.prepare(self.partners())
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
+        swept = self.pipeline.raw.sweep_temporary(older_than=STALE_PART_SECONDS)
         requeued = self._release_dead_local_workers()
         requeued += self.pipeline.queue.requeue_expired(now=self.clock())
         # Closures rather than Thread(args=...), so the calls are type-checked.
@@ -98,6 +101,7 @@ class Gateway:
             drop=str(self.settings.drop_dir),
             workers=self.settings.workers,
             requeued=requeued,
+            partial_files_removed=swept,
             message_id="Gateway PDE berjalan; letakkan berkas di folder in/ pengangkut.",
             message_en="PDE Gateway running; drop files into a carrier's in/ folder.",
         )

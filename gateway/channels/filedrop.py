@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import structlog
 
 from gateway.channels.base import Channel, Inbound, Intake, safe_name
 from gateway.exceptions import TransientError
-from gateway.storage.raw_files import fsync_dir, write_file
+from gateway.storage.raw_files import copy_file, fsync_dir, write_file
 from gateway.storage.submissions import PendingAck
 
 log = structlog.get_logger("gateway.channels.filedrop")
@@ -148,10 +147,7 @@ class FileDropChannel(Channel):
         if ack.kind == "RESPONSE" and ack.refused:
             original = partner_dir / "error" / _error_name(ack)
             if not original.exists():
-                original.parent.mkdir(parents=True, exist_ok=True)
-                tmp = original.with_name(f".{original.name}.tmp")
-                shutil.copyfile(ack.raw_path, tmp)
-                os.replace(tmp, original)
+                copy_file(ack.raw_path, original)
         return target
 
     def _warn_once(self, path: Path, reason: str) -> None:

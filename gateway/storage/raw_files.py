@@ -10,10 +10,13 @@ one journal commit for the whole batch.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
 import os
+import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +73,21 @@ class RawFileStore:
             raise StorageUnavailable(f"cannot store the raw file: {exc}") from exc
         return StoredFile(path=final, sha256=sha, size=size)
 
+    def sweep_temporary(self, *, older_than: float) -> int:
+        """Remove partial copies left by a process that died mid-write (kill -9, power loss).
+
+        Only files older than ``older_than`` seconds: another gateway process sharing the
+        store may be writing the newer ones right now.
+        """
+        removed = 0
+        cutoff = time.time() - older_than
+        for part in (self.root / "tmp").glob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    removed += 1
+        return removed
+
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
@@ -117,6 +135,14 @@ def write_file(path: Path, data: bytes, *, durable: bool = True) -> None:
     os.replace(tmp, path)
     if durable:
         fsync_dir(path.parent)
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy under a unique temporary name, then rename: concurrent copies cannot collide."""
+    ensure_dir(target.parent)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
 
 
 def flush_filesystem(path: Path) -> None:

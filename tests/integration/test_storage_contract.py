@@ -142,3 +142,19 @@ def test_raw_store_keeps_identical_content_once(tmp_path: Path) -> None:
     b = raw.put(io.BytesIO(b"same"))
     assert a == b and a.size == 4
     assert list((tmp_path / "raw" / "tmp").iterdir()) == []
+
+
+def test_partial_copies_of_dead_writers_are_swept_but_fresh_ones_kept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    raw = RawFileStore(tmp_path / "raw")
+    raw.put(io.BytesIO(b"kept"))
+    stale = tmp_path / "raw" / "tmp" / "dead.part"
+    fresh = tmp_path / "raw" / "tmp" / "writing.part"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    assert raw.sweep_temporary(older_than=3600) == 1
+    assert not stale.exists() and fresh.exists()
