@@ -131,31 +131,18 @@ class JobQueue:
         )
 
     def retry(self, job: Job, error: str, *, run_after: datetime) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(
-                sa.update(jobs)
-                .where(jobs.c.id == job.id)
-                .values(
-                    status=JobStatus.TODO,
-                    run_after=run_after,
-                    last_error=error[:2000],
-                    locked_by=None,
-                    lease_until=None,
-                )
-            )
+        self._let_go(job, status=JobStatus.TODO, run_after=run_after, last_error=error[:2000])
 
     def fail(self, job: Job, error: str, *, now: datetime) -> None:
+        """Park the job for an operator (dead letter): it is not claimed again."""
+        self._let_go(job, status=JobStatus.FAILED, finished_at=now, last_error=error[:2000])
+
+    def _let_go(self, job: Job, **values: Any) -> None:
         with self.db.transaction() as conn:
             conn.execute(
                 sa.update(jobs)
                 .where(jobs.c.id == job.id)
-                .values(
-                    status=JobStatus.FAILED,
-                    last_error=error[:2000],
-                    finished_at=now,
-                    locked_by=None,
-                    lease_until=None,
-                )
+                .values(locked_by=None, lease_until=None, **values)
             )
 
     def requeue_expired(self, *, now: datetime) -> int:

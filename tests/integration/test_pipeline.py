@@ -13,6 +13,7 @@ from lxml import etree
 from gateway.app import Gateway
 from gateway.channels.base import Inbound
 from gateway.storage.queue import JobKind
+from gateway.storage.submissions import report as store_report
 from gateway.storage.tables import jobs, registrations
 from gateway.worker import Worker
 from tests.integration.conftest import FakeClock
@@ -211,3 +212,47 @@ def test_registration_year_and_date_follow_the_office_time_zone(
         "date": "2027-01-01",
     }
     assert first["nomor_aju"][12:20] == "20270101"
+
+
+def test_a_job_that_keeps_crashing_is_parked_and_the_worker_goes_on(
+    gateway: Gateway, clock: FakeClock
+) -> None:
+    from datetime import timedelta
+
+    from gateway.worker import MAX_ATTEMPTS
+    from parsers.base import Format
+
+    class BrokenParser:
+        format = Format.XML
+
+        def parse(self, data: bytes, *, max_bytes: int) -> object:
+            if b"BROKEN" in data:
+                raise RuntimeError("parser bug")
+            return XmlParser().parse(data, max_bytes=max_bytes)
+
+    from parsers.xml import XmlParser
+
+    gateway.pipeline.parsers = {Format.XML: BrokenParser()}  # type: ignore[dict-item]
+    bad = gateway.pipeline.receive(
+        Inbound(channel="cli", sender="DEMO", source_name="bad.xml", intake_key="bad"),
+        io.BytesIO(rksp(voyage="BROKEN")),
+    )
+    good = gateway.pipeline.receive(
+        Inbound(channel="cli", sender="DEMO", source_name="good.xml", intake_key="good"),
+        io.BytesIO(rksp(voyage="GOOD")),
+    )
+    worker = Worker(
+        pipeline=gateway.pipeline, worker_id="t:1:0", clock=clock, lease=timedelta(seconds=30)
+    )
+    for _ in range(MAX_ATTEMPTS + 2):
+        worker.run_once()
+        clock.advance(seconds=600)  # past any backoff
+    with gateway.db.engine.connect() as conn:
+        rows = {
+            (r.kind, r.ref): (r.status, r.attempts, r.last_error)
+            for r in conn.execute(sa.select(jobs))
+        }
+        good_report = store_report(conn, good.submission_id)
+    status, attempts, error = rows[(JobKind.PROCESS, bad.submission_id)]
+    assert (status, attempts) == ("failed", MAX_ATTEMPTS) and "parser bug" in error
+    assert good_report[0]["status"] == "REGISTERED"
