@@ -583,8 +583,11 @@ class Pipeline:
                 conn, [(a.id, p) for a, p in zip(pending, delivered, strict=True)], now=now
             )
             self.queue.complete_many(conn, JobKind.DELIVER, list(ids), now=now)
-        if delivered:
-            log.info("delivered", submissions=list(ids), files=len(delivered))
+        files: dict[int, list[str]] = defaultdict(list)
+        for ack, path in zip(pending, delivered, strict=True):
+            files[ack.submission_id].append(path.name)
+        for submission_id, names in files.items():
+            log.info("delivered", submission_id=submission_id, files=names)
         return delivered
 
 

@@ -44,6 +44,7 @@ class Submission:
 @dataclass(**RECORD)
 class PendingAck:
     id: int
+    submission_id: int
     kind: str
     channel: str
     partner: str
@@ -243,6 +244,7 @@ def pending_acks(conn: Connection, ids: list[int]) -> list[PendingAck]:
     return [
         PendingAck(
             id=row.id,
+            submission_id=row.submission_id,
             kind=row.kind,
             channel=row.channel,
             partner=row.partner,
