@@ -5,8 +5,9 @@ Nothing outside ``gateway.storage`` branches on the database dialect.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,12 @@ class Database:
             self.engine = _create_engine(url, pool_size=pool_size)
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise ConfigurationError(f"database URL {url!r} is not usable: {exc}") from exc
+        # SQLite has one writer at a time. Threads of this process queue on a lock instead of
+        # in SQLite's busy handler, which sleeps and polls (up to 100 ms a round) while another
+        # thread commits. Other processes still meet the busy timeout.
+        self._writer: AbstractContextManager[object] = (
+            threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        )
 
     @property
     def dialect(self) -> str:
@@ -46,7 +53,7 @@ class Database:
     def transaction(self) -> Iterator[Connection]:
         """A write transaction; on SQLite it takes the write lock at BEGIN (no upgrade deadlock)."""
         try:
-            with self.engine.begin() as conn:
+            with self._writer, self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
             raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc

@@ -89,7 +89,8 @@ class RawFileStore:
         return removed
 
     def path_for(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        # One level of 256 folders: two levels made a new folder for almost every file.
+        return self.root / sha256[:2] / sha256
 
     @staticmethod
     def read(path: Path) -> bytes:

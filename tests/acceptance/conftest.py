@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 import pytest
 from lxml import etree
 
+from gateway.storage.raw_files import RawFileStore
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "docs" / "examples"
 RESPONSE_XSD = REPO / "schemas" / "xml" / "response.xsd"
@@ -107,7 +109,7 @@ class GatewayProcess:
         return self.drop / carrier / sub
 
     def raw_path(self, sha256: str) -> Path:
-        return self.data_dir / "raw" / sha256[:2] / sha256[2:4] / sha256
+        return RawFileStore(self.data_dir / "raw").path_for(sha256)
 
     # life cycle
 

@@ -1,0 +1,116 @@
+"""``python -m bench [--only filedrop|manifest] [--files N] [--pos N] [--workers N]``.
+
+Exit status 0 when every target is met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+
+from bench import filedrop, manifest
+from bench.common import print_machine, print_table, verdict
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", choices=("filedrop", "manifest"), help="run one benchmark")
+    parser.add_argument("--files", type=int, default=2000, help="RKSP files to drop (2000)")
+    parser.add_argument("--pos", type=int, default=10000, help="pos in the manifest (10000)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="gateway worker threads (default: config)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run under cProfile and print the top functions (slower; figures differ)",
+    )
+    parser.add_argument(
+        "--profile-timer",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="filedrop profile: wall-clock (waits included) or per-thread CPU time",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each benchmark this many times (1)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data dirs")
+    args = parser.parse_args(argv)
+    if args.files < 1 or args.pos < 1 or args.repeat < 1:
+        parser.error("--files, --pos and --repeat must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = datetime.now(UTC)
+    print(f"PDE Gateway benchmarks, {started:%Y-%m-%d %H:%M} UTC")
+    print_machine()
+    t0 = time.monotonic()
+    summary: list[list[object]] = []
+    ok = True
+    runs = range(1, args.repeat + 1)
+    if args.only in (None, "filedrop"):
+        rates = []
+        for n in runs:
+            fd = filedrop.run(
+                args.files,
+                workers=args.workers,
+                profile=args.profile and n == args.repeat,
+                profile_timer=args.profile_timer,
+                keep=args.keep,
+            )
+            ok &= fd.ok
+            rates.append(fd.files_per_second)
+            summary.append(
+                [
+                    _label("filedrop", n, args.repeat),
+                    f"{fd.files_per_second:.1f} files/s, "
+                    f"p50 {fd.latency_ms.get('p50', 0):.0f} ms, "
+                    f"p99 {fd.latency_ms.get('p99', 0):.0f} ms, "
+                    f"{fd.registered}/{fd.files} REGISTERED",
+                    f">= {filedrop.TARGET_FILES_PER_SECOND:.0f} files/s, all registered",
+                    verdict(fd.ok),
+                ]
+            )
+        if args.repeat > 1:
+            summary.append(["filedrop median", f"{statistics.median(rates):.1f} files/s", "", ""])
+    if args.only in (None, "manifest"):
+        walls, rss = [], []
+        for n in runs:
+            mf = manifest.run(args.pos, profile=args.profile and n == args.repeat, keep=args.keep)
+            ok &= mf.ok
+            walls.append(mf.wall_seconds)
+            rss.append(mf.peak_rss_mb)
+            summary.append(
+                [
+                    _label("manifest", n, args.repeat),
+                    f"{mf.wall_seconds:.2f} s, {mf.peak_rss_mb:.0f} MB peak RSS, "
+                    f"{mf.status} {mf.registration or ''}".rstrip(),
+                    f"< {manifest.TARGET_SECONDS:.0f} s, < {manifest.TARGET_RSS_MB:.0f} MB, BC 1.1",
+                    verdict(mf.ok),
+                ]
+            )
+        if args.repeat > 1:
+            summary.append(
+                [
+                    "manifest median",
+                    f"{statistics.median(walls):.2f} s, {statistics.median(rss):.0f} MB",
+                    "",
+                    "",
+                ]
+            )
+    print(f"\n== summary ({time.monotonic() - t0:.0f} s) ==")
+    print_table(["benchmark", "measured", "target", "verdict"], summary)
+    return 0 if ok else 1
+
+
+def _label(name: str, n: int, repeat: int) -> str:
+    return name if repeat == 1 else f"{name} #{n}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
