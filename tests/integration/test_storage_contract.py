@@ -30,6 +30,15 @@ def db(database_url: str) -> Database:
 
 
 def test_migrate_twice_is_harmless(db: Database) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from gateway.storage.database import MIGRATIONS, SCHEMA_REVISION
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
+    assert db.revision() == SCHEMA_REVISION
     db.migrate()
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
