@@ -184,3 +184,13 @@ def top_functions(stats: pstats.Stats, *, sort: str, limit: int) -> str:
     lines = text.splitlines()
     start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
     return "\n".join(lines[start:]).rstrip()
+
+
+def utc_ns(value: str | None) -> int | None:
+    """An ISO 8601 instant from the gateway's database as integer nanoseconds (naive = UTC)."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1e6) * 1000

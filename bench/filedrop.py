@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from bench.common import (
     print_table,
     settle_filesystem,
     top_functions,
+    utc_ns,
     verdict,
 )
 from bench.generate import rksp_name, rksp_xml, validate
@@ -203,15 +203,6 @@ def _wait_ready(process: subprocess.Popen[bytes], drop: Path, watcher: _Watcher)
         time.sleep(0.02)
 
 
-def _utc_ns(value: str | None) -> int | None:
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1e6) * 1000
-
-
 def _database_view(
     db_path: Path,
 ) -> tuple[dict[str, tuple[int | None, int | None]], list[tuple[str, str, int, int]]]:
@@ -230,7 +221,7 @@ def _database_view(
         ).fetchall()
     finally:
         conn.close()
-    times = {name.removesuffix(".xml"): (_utc_ns(rec), _utc_ns(dec)) for name, rec, dec in rows}
+    times = {name.removesuffix(".xml"): (utc_ns(rec), utc_ns(dec)) for name, rec, dec in rows}
     return times, [(str(k), str(s), int(c), int(a or 0)) for k, s, c, a in jobs]
 
 

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from bench.common import (
     print_table,
     settle_filesystem,
     top_functions,
+    utc_ns,
     verdict,
 )
 from bench.generate import count_pos, manifest_layout, manifest_xml, validate, write_file
@@ -148,15 +148,6 @@ def _process_command(file: Path) -> list[str]:
     return [*cli_command(), "process", str(file), "--partner", PARTNER, "--json"]
 
 
-def _ns(value: str | None) -> int | None:
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1e6) * 1000
-
-
 def _phases(db_path: Path, child: ChildRun) -> tuple[list[tuple[str, float]], int]:
     """Spawn -> received -> decided -> acks delivered -> exit, from the child's database."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
@@ -171,9 +162,9 @@ def _phases(db_path: Path, child: ChildRun) -> tuple[list[tuple[str, float]], in
         conn.close()
     marks = [
         ("spawn -> received (start-up, migrations, raw store)", child.started_ns),
-        ("received -> decided (read, XML parse + XSD, records, rules)", _ns(received)),
-        ("decided -> acks delivered (numbering, inserts, acks, commit)", _ns(decided)),
-        ("acks delivered -> exit (report, teardown)", _ns(delivered)),
+        ("received -> decided (read, XML parse + XSD, records, rules)", utc_ns(received)),
+        ("decided -> acks delivered (numbering, inserts, acks, commit)", utc_ns(decided)),
+        ("acks delivered -> exit (report, teardown)", utc_ns(delivered)),
         ("", child.ended_ns),
     ]
     phases = []
