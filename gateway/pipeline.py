@@ -203,9 +203,6 @@ class Pipeline:
         self._reference = (time.monotonic(), data)
         return data
 
-    def forget_reference(self) -> None:
-        self._reference = None
-
     def process(self, submission_id: int) -> None:
         self.process_many([submission_id])
 

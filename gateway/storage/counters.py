@@ -23,9 +23,5 @@ def allocate(conn: Connection, name: str, count: int = 1) -> int:
     return last - count + 1
 
 
-def next_value(conn: Connection, name: str) -> int:
-    return allocate(conn, name, 1)
-
-
 def registration_sequence(office_code: str, kind: str, year: int) -> str:
     return f"reg:{office_code}:{kind}:{year}"

@@ -49,11 +49,6 @@ class JobQueue:
         self.db = db
 
     @staticmethod
-    def enqueue(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> None:
-        """Add work; adding the same (kind, ref) again is a no-op."""
-        JobQueue.enqueue_many(conn, kind, [ref], now=now)
-
-    @staticmethod
     def enqueue_many(
         conn: Connection,
         kind: JobKind,
@@ -113,11 +108,6 @@ class JobQueue:
             for row in rows
         ]
         return sorted(claimed, key=lambda job: job.id)
-
-    @staticmethod
-    def complete(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> None:
-        """Mark the (kind, ref) job done, in the caller's transaction."""
-        JobQueue.complete_many(conn, kind, [ref], now=now)
 
     @staticmethod
     def complete_many(conn: Connection, kind: JobKind, refs: list[int], *, now: datetime) -> None:

@@ -46,26 +46,29 @@ def test_migrate_twice_is_harmless(db: Database) -> None:
 
 def test_counter_counts_from_one_without_gaps(db: Database) -> None:
     with db.transaction() as conn:
-        values = [counters.next_value(conn, "reg:040300:BC 1.0:2026") for _ in range(3)]
-        other = counters.next_value(conn, "reg:040300:BC 1.1:2026")
+        values = [counters.allocate(conn, "reg:040300:BC 1.0:2026") for _ in range(3)]
+        block = counters.allocate(conn, "reg:040300:BC 1.0:2026", 5)
+        after = counters.allocate(conn, "reg:040300:BC 1.0:2026")
+        other = counters.allocate(conn, "reg:040300:BC 1.1:2026")
     assert values == [1, 2, 3]
+    assert (block, after) == (4, 9)  # 4..8 reserved as one block
     assert other == 1
 
 
 def test_counter_rollback_gives_the_number_back(db: Database) -> None:
     with pytest.raises(RuntimeError), db.transaction() as conn:
-        assert counters.next_value(conn, "seq") == 1
+        assert counters.allocate(conn, "seq") == 1
         raise RuntimeError("abort")
     with db.transaction() as conn:
-        assert counters.next_value(conn, "seq") == 1
+        assert counters.allocate(conn, "seq") == 1
 
 
 def test_enqueue_twice_makes_one_job(db: Database) -> None:
     queue = JobQueue(db)
     with db.transaction() as conn:
-        queue.enqueue(conn, JobKind.PROCESS, 7, now=T0)
-        queue.enqueue(conn, JobKind.PROCESS, 7, now=T0)
-        queue.enqueue(conn, JobKind.DELIVER, 7, now=T0)
+        queue.enqueue_many(conn, JobKind.PROCESS, [7], now=T0)
+        queue.enqueue_many(conn, JobKind.PROCESS, [7, 7], now=T0)
+        queue.enqueue_many(conn, JobKind.DELIVER, [7], now=T0)
     with db.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one() == 2
 
@@ -73,9 +76,10 @@ def test_enqueue_twice_makes_one_job(db: Database) -> None:
 def test_claim_order_lease_and_completion(db: Database) -> None:
     queue = JobQueue(db)
     with db.transaction() as conn:
-        for ref in (1, 2):
-            queue.enqueue(conn, JobKind.PROCESS, ref, now=T0)
-        queue.enqueue(conn, JobKind.PROCESS, 3, now=T0 + timedelta(hours=1))  # not yet due
+        queue.enqueue_many(conn, JobKind.PROCESS, [1, 2], now=T0)
+        queue.enqueue_many(
+            conn, JobKind.PROCESS, [3], now=T0, run_after=T0 + timedelta(hours=1)
+        )  # not yet due
     lease = timedelta(seconds=30)
     first = queue.claim("w1", now=T0, lease=lease)
     second = queue.claim("w2", now=T0, lease=lease)
@@ -83,7 +87,7 @@ def test_claim_order_lease_and_completion(db: Database) -> None:
     assert first is not None and first.attempts == 1
     assert queue.claim("w3", now=T0, lease=lease) is None
     with db.transaction() as conn:
-        queue.complete(conn, JobKind.PROCESS, 1, now=T0)
+        queue.complete_many(conn, JobKind.PROCESS, [1], now=T0)
     # w2 vanished: its lease runs out and the job goes back to the queue.
     assert queue.requeue_expired(now=T0 + timedelta(seconds=10)) == 0
     assert queue.requeue_expired(now=T0 + timedelta(seconds=31)) == 1
@@ -97,8 +101,7 @@ def test_claim_order_lease_and_completion(db: Database) -> None:
 def test_retry_waits_and_release_worker_hands_back(db: Database) -> None:
     queue = JobQueue(db)
     with db.transaction() as conn:
-        queue.enqueue(conn, JobKind.DELIVER, 9, now=T0)
-        queue.enqueue(conn, JobKind.DELIVER, 10, now=T0)
+        queue.enqueue_many(conn, JobKind.DELIVER, [9, 10], now=T0)
     job = queue.claim("w1", now=T0, lease=timedelta(seconds=30))
     assert job is not None
     queue.retry(job, "disk full", run_after=T0 + timedelta(minutes=5))
