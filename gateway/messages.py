@@ -27,6 +27,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Format {format} belum dilayani oleh gateway ini.",
         "The {format} format is not served by this gateway yet.",
     ),
+    "FILE-006": (
+        "Berkas tidak memuat satu dokumen pun.",
+        "The file holds no document.",
+    ),
     # XML
     "XML-001": ("XML tidak well-formed: {detail}.", "The XML is not well-formed: {detail}."),
     "XML-002": (

@@ -60,9 +60,9 @@ from gateway.storage.tables import acks, audit_log, dedup_keys, manifest_pos, re
 from handlers import DEFAULT_RULES, Rule, RuleContext, evaluate
 from handlers.registration import accepted_status, registration_kind
 from parsers import detect_format
-from parsers.base import Format, ParsedDocument, Parser
+from parsers.base import AckRenderer, Format, ParsedDocument, Parser, ParseResult
 from parsers.xml import XmlParser
-from parsers.xml.acks import render_receipt, render_response
+from parsers.xml.acks import XmlAckRenderer
 
 log = structlog.get_logger("gateway.pipeline")
 
@@ -128,6 +128,7 @@ class Pipeline:
         self.clock = clock
         self.rules = rules
         self.parsers: Mapping[Format, Parser] = parsers or {Format.XML: XmlParser()}
+        self.ack_renderers: Mapping[Format, AckRenderer] = {Format.XML: XmlAckRenderer()}
         self.raw = RawFileStore(settings.raw_dir)
         self.queue = JobQueue(db)
         self._reference: tuple[float, ReferenceData] | None = None
@@ -245,11 +246,11 @@ class Pipeline:
 
     def _decide(
         self, submission: store.Submission, reference: ReferenceData
-    ) -> tuple[Format, list[_Decision]]:
+    ) -> tuple[Format, ParseResult | None, list[_Decision]]:
         limit = self.settings.max_file_bytes
         if submission.size > limit:
             refusal = finding("FILE-002", size=submission.size, limit=limit)
-            return Format.UNKNOWN, [self._unreadable(submission, reference, (refusal,))]
+            return Format.UNKNOWN, None, [self._unreadable(submission, reference, (refusal,))]
         data = self.raw.read(submission.raw_path)
         fmt = detect_format(data)
         parser = self.parsers.get(fmt)
@@ -259,12 +260,16 @@ class Pipeline:
                 raise DocumentError([finding(code)])
             if parser is None:
                 raise DocumentError([finding("FILE-005", format=fmt.value)])
-            parsed = parser.parse(data, max_bytes=limit).documents
+            result = parser.parse(data, max_bytes=limit)
         except DocumentError as exc:
-            return fmt, [self._unreadable(submission, reference, exc.findings)]
-        return fmt, [
-            self._evaluate(i, item, submission, reference) for i, item in enumerate(parsed)
+            return fmt, None, [self._unreadable(submission, reference, exc.findings)]
+        decisions = [
+            self._evaluate(i, item, submission, reference)
+            for i, item in enumerate(result.documents)
         ]
+        if not decisions:  # e.g. an X12 interchange with no transaction set
+            decisions = [self._unreadable(submission, reference, (finding("FILE-006"),))]
+        return fmt, result, decisions
 
     @staticmethod
     def _unreadable(
@@ -289,6 +294,16 @@ class Pipeline:
         reference: ReferenceData,
     ) -> _Decision:
         document = parsed.document
+        if document is None:
+            return _Decision(
+                index=index,
+                document=None,
+                document_type=parsed.document_type or DocumentType.UNKNOWN,
+                office_code=parsed.office_code,
+                sender_reference=None,
+                findings=parsed.findings,
+                flags=(),
+            )
         context = RuleContext(
             reference=reference,
             now=submission.received_at,
@@ -311,21 +326,23 @@ class Pipeline:
         self,
         conn: Connection,
         reference: ReferenceData,
-        decided: list[tuple[store.Submission, Format, list[_Decision]]],
+        decided: list[tuple[store.Submission, Format, ParseResult | None, list[_Decision]]],
     ) -> list[_Plan]:
         now = self.clock()
-        ids = [submission.id for submission, _, _ in decided]
+        ids = [submission.id for submission, _, _, _ in decided]
         owned = store.claim_for_processing(conn, ids, now=now)
         self.queue.complete_many(conn, JobKind.PROCESS, ids, now=now)
         plans = [
             self._plan(submission, fmt, decision, reference)
-            for submission, fmt, decisions in decided
+            for submission, fmt, _, decisions in decided
             if submission.id in owned
             for decision in decisions
         ]
+        results = {submission.id: result for submission, _, result, _ in decided}
         self._find_duplicates(conn, plans, reference)
         self._number(conn, plans, reference, now)
         self._store(conn, plans, now)
+        self._acknowledge(conn, plans, results, now)
         first_aju: dict[int, tuple[str, str]] = {}
         for plan in plans:
             first_aju.setdefault(plan.submission.id, (plan.fmt.value, plan.nomor_aju))
@@ -470,7 +487,7 @@ class Pipeline:
                 for p in plans
             ],
         )
-        dedup, regs, pos, audit, ack_rows = [], [], [], [], []
+        dedup, regs, pos, audit = [], [], [], []
         for plan, document_id in zip(plans, ids, strict=True):
             plan.document_id = document_id
             submission = plan.submission
@@ -510,29 +527,49 @@ class Pipeline:
                     },
                 )
             )
-            outcome = self._outcome(plan, now)
-            for kind, body in (
-                ("RECEIPT", render_receipt(outcome)),
-                ("RESPONSE", render_response(outcome)),
-            ):
-                ack_rows.append(
-                    {
-                        "submission_id": submission.id,
-                        "document_id": document_id,
-                        "kind": kind,
-                        "channel": submission.channel,
-                        "partner": submission.sender,
-                        "file_name": ack_file_name(submission.source_name, plan.nomor_aju, kind),
-                        "body": body,
-                        "status": "PENDING",
-                        "created_at": now,
-                    }
-                )
         store.insert_rows(conn, dedup_keys, dedup)
         store.insert_rows(conn, registrations, regs)
         store.insert_rows(conn, manifest_pos, pos)
         store.insert_rows(conn, audit_log, audit)
-        store.insert_rows(conn, acks, ack_rows)
+
+    def _acknowledge(
+        self,
+        conn: Connection,
+        plans: list[_Plan],
+        results: Mapping[int, ParseResult | None],
+        now: datetime,
+    ) -> None:
+        """Render each submission's acks with its format's renderer; store them for delivery."""
+        by_submission: dict[int, list[_Plan]] = defaultdict(list)
+        for plan in plans:
+            by_submission[plan.submission.id].append(plan)
+
+        def numbers(name: str) -> int:
+            return counters.allocate(conn, f"ctl:{name}")
+
+        rows = []
+        for submission_id, group in by_submission.items():
+            submission, fmt = group[0].submission, group[0].fmt
+            renderer = self.ack_renderers.get(fmt, self.ack_renderers[Format.XML])
+            outcomes = [self._outcome(p, now) for p in group]
+            by_index = {p.decision.index: p for p in group}
+            for ack in renderer.render(results.get(submission_id), outcomes, numbers):
+                answered = None if ack.document_index is None else by_index[ack.document_index]
+                tag = (answered or group[0]).nomor_aju
+                rows.append(
+                    {
+                        "submission_id": submission_id,
+                        "document_id": answered.document_id if answered else None,
+                        "kind": ack.kind,
+                        "channel": submission.channel,
+                        "partner": submission.sender,
+                        "file_name": ack_file_name(submission.source_name, tag, ack.suffix),
+                        "body": ack.body,
+                        "status": "PENDING",
+                        "created_at": now,
+                    }
+                )
+        store.insert_rows(conn, acks, rows)
 
     @staticmethod
     def _flags(plan: _Plan) -> tuple[Flag, ...]:

@@ -1,14 +1,25 @@
-"""The parser contract shared by every format family."""
+"""The parser contract shared by every format family, and the acknowledgment contract.
+
+``Parser.parse(data)`` turns a whole file into :class:`ParsedDocument` s; a file that cannot be
+read at all raises ``DocumentError``. A file that can be read but holds a faulty document
+(one bad transaction set among good ones) yields that document with its findings and no
+record, so the good ones go on.
+
+``AckRenderer.render(...)`` turns the decisions on a file's documents into the files the
+sender gets back: per document (XML Response, X12 355) and per file (X12 TA1 / 997).
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.model import Document
+from gateway.model import Document, DocumentType, Finding
 from gateway.model.common import RECORD
 from gateway.model.findings import Location
+from gateway.model.outcome import Outcome
 
 
 class Format(enum.StrEnum):
@@ -21,14 +32,21 @@ class Format(enum.StrEnum):
 
 @dataclass(**RECORD)
 class ParsedDocument:
-    document: Document
+    document: Document | None  # None: this document could not be read; see findings
     location: Location  # where the document starts in the file
+    findings: tuple[Finding, ...] = ()
+    # For a document that could not be read: what it seemed to be and where it was going.
+    document_type: DocumentType | None = None
+    office_code: str | None = None
 
 
 @dataclass(**RECORD)
 class ParseResult:
     format: Format
     documents: tuple[ParsedDocument, ...]
+    # What the format's acknowledgments need to know about the file's envelope (X12
+    # interchanges/groups/sets and their syntax errors); opaque to everyone else.
+    envelope: object | None = None
 
 
 class Parser(Protocol):
@@ -37,3 +55,25 @@ class Parser(Protocol):
     format: Format
 
     def parse(self, data: bytes, *, max_bytes: int) -> ParseResult: ...
+
+
+@dataclass(**RECORD)
+class AckFile:
+    kind: str  # RECEIPT, RESPONSE, TA1, 997, 999, 355
+    suffix: str  # appended to the file name: "receipt.xml", "997.x12"
+    body: bytes
+    document_index: int | None  # the document it answers; None for the whole file
+
+
+# Hands out the next outbound control number for a name (e.g. "x12:isa:DEMO"): unique and
+# increasing, stored by the pipeline in the same transaction as the acknowledgment.
+ControlNumbers = Callable[[str], int]
+
+
+class AckRenderer(Protocol):
+    def render(
+        self,
+        result: ParseResult | None,
+        outcomes: Sequence[Outcome],
+        numbers: ControlNumbers,
+    ) -> list[AckFile]: ...

@@ -68,6 +68,7 @@ def safe_name(name: str) -> str:
     return cleaned[:120]
 
 
-def ack_file_name(source_name: str, nomor_aju: str, kind: str) -> str:
-    stem = safe_name(source_name).rsplit(".", 1)[0]
-    return f"{stem}-{nomor_aju}.{kind.lower()}.xml"
+def ack_file_name(source_name: str, tag: str, suffix: str) -> str:
+    """``<stem>-<tag>.<suffix>``: the stem has no dots, so the name splits back at the first."""
+    stem = safe_name(source_name).rsplit(".", 1)[0].replace(".", "_")
+    return f"{stem}-{tag}.{suffix}"

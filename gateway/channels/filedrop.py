@@ -144,7 +144,7 @@ class FileDropChannel(Channel):
         partner_dir = self.root / ack.partner
         target = partner_dir / "out" / ack.file_name
         write_file(target, ack.body, durable=False)
-        if ack.kind == "RESPONSE" and ack.refused:
+        if ack.refused:
             original = partner_dir / "error" / _error_name(ack)
             if not original.exists():
                 copy_file(ack.raw_path, original)
@@ -157,6 +157,7 @@ class FileDropChannel(Channel):
 
 
 def _error_name(ack: PendingAck) -> str:
-    stem = ack.file_name.removesuffix(".response.xml")
+    """The refused original under its ack's ``<stem>-<nomor aju>`` and its own extension."""
+    stem = ack.file_name.split(".", 1)[0]
     suffix = Path(safe_name(ack.source_name)).suffix
     return f"{stem}{suffix}"

@@ -7,6 +7,7 @@ against ``schemas/xml/receipt.xsd`` and ``schemas/xml/response.xsd``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -14,6 +15,7 @@ from lxml import etree
 
 from gateway.model.findings import Finding, Flag
 from gateway.model.outcome import Outcome
+from parsers.base import AckFile, ControlNumbers, ParseResult
 
 NAMESPACE = "urn:pde-gateway:xml:1"
 # The default namespace: lxml takes None as a key, lxml-stubs only know str keys.
@@ -142,3 +144,34 @@ def render_response(outcome: Outcome) -> bytes:
         for item in outcome.findings:
             _error(errors, item)
     return _serialise(root)
+
+
+class XmlAckRenderer:
+    """A Receipt and a Response for every document."""
+
+    def render(
+        self,
+        result: ParseResult | None,
+        outcomes: Sequence[Outcome],
+        numbers: ControlNumbers,
+    ) -> list[AckFile]:
+        files = []
+        for outcome in outcomes:
+            index = outcome.document_index
+            files.append(
+                AckFile(
+                    kind="RECEIPT",
+                    suffix="receipt.xml",
+                    body=render_receipt(outcome),
+                    document_index=index,
+                )
+            )
+            files.append(
+                AckFile(
+                    kind="RESPONSE",
+                    suffix="response.xml",
+                    body=render_response(outcome),
+                    document_index=index,
+                )
+            )
+        return files
