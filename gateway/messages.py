@@ -42,6 +42,43 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Elemen akar {root} tidak dikenal.",
         "The root element {root} is not a known document.",
     ),
+    # X12 envelope and syntax (the acknowledgment code is in each message)
+    "X12-001": (
+        "Bukan interchange X12 yang dapat dibaca: {detail}.",
+        "Not a readable X12 interchange: {detail}.",
+    ),
+    "X12-002": (
+        "Amplop interchange ditolak (TA1 {code}): {detail}.",
+        "The interchange envelope is refused (TA1 {code}): {detail}.",
+    ),
+    "X12-003": (
+        "Functional group {group} ditolak (AK905 {code}): {detail}.",
+        "Functional group {group} is refused (AK905 {code}): {detail}.",
+    ),
+    "X12-004": (
+        "Transaction set {set_id} {control} ditolak (AK502 {code}): {detail}.",
+        "Transaction set {set_id} {control} is refused (AK502 {code}): {detail}.",
+    ),
+    "X12-005": (
+        "Segmen {segment} pada posisi {position} salah (AK304 {code}): {detail}.",
+        "Segment {segment} at position {position} is wrong (AK304 {code}): {detail}.",
+    ),
+    "X12-006": (
+        "Elemen {segment}{element:02d} salah (AK403 {code}): {detail}.",
+        "Element {segment}{element:02d} is wrong (AK403 {code}): {detail}.",
+    ),
+    "X12-007": (
+        "Transaction set {set_id} (GS01 {fic}, GS08 {version}) tidak dilayani gateway ini.",
+        "Transaction set {set_id} (GS01 {fic}, GS08 {version}) is not served by this gateway.",
+    ),
+    "X12-008": (
+        "Pengirim ISA06 {sender_id} bukan pengenal X12 pengangkut {sender}.",
+        "The ISA06 sender {sender_id} is not carrier {sender}'s X12 identifier.",
+    ),
+    "DUP-003": (
+        "Duplikat: interchange {control} (ISA13) sudah diterima dari pengirim ini.",
+        "Duplicate: interchange {control} (ISA13) was already received from this sender.",
+    ),
     # Sender and office
     "SND-001": (
         "Pengirim {sender} tidak terdaftar.",

@@ -1,0 +1,276 @@
+"""The X12 envelope: interchanges (ISA/IEA), groups (GS/GE), transaction sets (ST/SE).
+
+pyx12's ``X12Reader`` does the tokenising (delimiters from the ISA) and the control checks;
+this module sorts its findings into the level they belong to, because each level has its own
+acknowledgment: interchange → TA1 note code, group → 997 AK905, transaction set → AK502,
+segment → AK304. Transaction sets are yielded one at a time, with only their own segments,
+so a large file is never held as records all at once.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyx12.errors
+import pyx12.x12file
+
+from gateway.exceptions import DocumentError, EncodingError
+from gateway.messages import finding
+from gateway.model.findings import Location
+from parsers.x12.segments import Group, Interchange, Segment, TransactionSet
+
+logging.getLogger("pyx12").setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EnvelopeError:
+    level: str  # "isa", "gs", "st", "seg"
+    code: str  # TA1 note code, AK905, AK502, AK304 or pyx12's own (HL1, HL2, LX, SEG1)
+    message: str
+    line: int | None = None  # segment number in the file
+    segment_id: str | None = None
+    position: int | None = None  # position in the transaction set (ST = 1)
+
+
+@dataclass(kw_only=True, slots=True)
+class SetReport:
+    set_id: str
+    control_number: str
+    line: int
+    errors: list[EnvelopeError] = field(default_factory=list)
+
+
+@dataclass(kw_only=True, slots=True)
+class GroupReport:
+    group: Group
+    sets: list[SetReport] = field(default_factory=list)
+    errors: list[EnvelopeError] = field(default_factory=list)
+
+
+@dataclass(kw_only=True, slots=True)
+class InterchangeReport:
+    interchange: Interchange
+    groups: list[GroupReport] = field(default_factory=list)
+    errors: list[EnvelopeError] = field(default_factory=list)
+
+
+@dataclass(kw_only=True, slots=True)
+class Envelope:
+    """Everything the acknowledgments need to know, filled in while the file is read."""
+
+    interchanges: list[InterchangeReport] = field(default_factory=list)
+    element_separator: str = "*"
+    component_separator: str = ":"
+    segment_terminator: str = "~"
+
+
+def decode(data: bytes) -> str:
+    """X12 text is ASCII (basic and extended character sets); anything else is refused."""
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise EncodingError(
+            [
+                finding(
+                    "FILE-003",
+                    encoding="ASCII (X12)",
+                    detail=f"byte 0x{data[exc.start]:02X} at offset {exc.start}",
+                    location=Location(line=line),
+                )
+            ]
+        ) from exc
+
+
+def read(text: str, envelope: Envelope) -> Iterator[TransactionSet]:
+    """Yield every transaction set; fill ``envelope`` with reports and errors meanwhile.
+
+    Raises DocumentError when the file does not even start like an interchange.
+    """
+    try:
+        reader = pyx12.x12file.X12Reader(io.StringIO(text))
+    except pyx12.errors.X12Error as exc:
+        raise DocumentError(
+            [finding("X12-001", detail=str(exc), location=Location(line=1))]
+        ) from exc
+    envelope.element_separator = reader.ele_term
+    envelope.component_separator = reader.subele_term
+    envelope.segment_terminator = reader.seg_term
+    state = _State(envelope)
+    for raw in reader:
+        state.line += 1
+        if raw.get_seg_id() == "ST":
+            # pyx12 checks LX numbering only in 837s (its own driver switches it per map).
+            reader.check_837_lx = raw.get_value("ST01") == "837"
+        done = state.take(raw.get_seg_id(), raw)
+        state.attach(reader.pop_errors())
+        if done is not None:
+            yield done
+    reader.cleanup()
+    state.attach(reader.pop_errors())
+    leftover = state.close()
+    if leftover is not None:
+        yield leftover
+
+
+class _State:
+    """Where the reader is: the open interchange, group and transaction set."""
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+        self.line = 0
+        self.isa: InterchangeReport | None = None
+        self.gs: GroupReport | None = None
+        self.st: SetReport | None = None
+        self.segments: list[Segment] = []
+        self.unterminated: SetReport | None = None
+
+    def take(self, seg_id: str, raw: Any) -> TransactionSet | None:
+        if seg_id == "ISA":
+            self.isa = InterchangeReport(interchange=_interchange(raw))
+            self.envelope.interchanges.append(self.isa)
+            self.gs = self.st = None
+        elif seg_id == "GS" and self.isa is not None:
+            self.gs = GroupReport(group=_group(raw))
+            self.isa.groups.append(self.gs)
+            self.st = None
+        elif seg_id == "ST" and self.gs is not None:
+            finished = self._finish()  # an ST without SE before it
+            self.st = SetReport(
+                set_id=raw.get_value("ST01"), control_number=raw.get_value("ST02"), line=self.line
+            )
+            self.gs.sets.append(self.st)
+            self.segments = [self._segment(raw)]
+            return finished
+        elif seg_id == "SE" and self.st is not None:
+            self.segments.append(self._segment(raw))
+            return self._finish()
+        elif seg_id in {"GE", "IEA"}:
+            # A set still open here lost its SE: pyx12 reports that against the group.
+            self.unterminated = self.st
+            finished = self._finish()
+            if seg_id == "IEA":
+                self.gs = None
+            return finished
+        elif self.st is not None:
+            self.segments.append(self._segment(raw))
+        return None
+
+    def _segment(self, raw: Any) -> Segment:
+        return Segment(
+            id=raw.get_seg_id(),
+            elements=tuple(_elements(raw)),
+            position=len(self.segments) + 1,
+            line=self.line,
+        )
+
+    def _finish(self) -> TransactionSet | None:
+        if self.st is None or self.isa is None or self.gs is None:
+            return None
+        done = TransactionSet(
+            set_id=self.st.set_id,
+            control_number=self.st.control_number,
+            interchange=self.isa.interchange,
+            group=self.gs.group,
+            segments=tuple(self.segments),
+            line=self.st.line,
+        )
+        self.st = None
+        self.segments = []
+        return done
+
+    def close(self) -> TransactionSet | None:
+        return self._finish()
+
+    def attach(self, errors: list[Any]) -> None:
+        unterminated, self.unterminated = self.unterminated, None
+        for level, code, message, _value, src_line in errors:
+            if level == "gs" and code == "3" and unterminated is not None:
+                # AK502 3: transaction set trailer missing.
+                unterminated.errors.append(
+                    EnvelopeError(level="st", code="3", message=str(message), line=src_line)
+                )
+                continue
+            error = EnvelopeError(
+                level=level,
+                code=str(code),
+                message=str(message),
+                line=src_line or self.line,
+                segment_id=self.segments[-1].id if level == "seg" and self.segments else None,
+                position=self.segments[-1].position if level == "seg" and self.segments else None,
+            )
+            self._target(level, error).append(error)
+
+    def _target(self, level: str, error: EnvelopeError) -> list[EnvelopeError]:
+        if level in {"st", "seg"}:
+            current = self.st or (self.gs.sets[-1] if self.gs and self.gs.sets else None)
+            if current is not None:
+                return current.errors
+        if level in {"gs", "st", "seg"}:
+            group = self.gs or (self.isa.groups[-1] if self.isa and self.isa.groups else None)
+            if group is not None:
+                return group.errors
+        if self.isa is None and self.envelope.interchanges:
+            return self.envelope.interchanges[-1].errors
+        if self.isa is not None:
+            return self.isa.errors
+        orphan = InterchangeReport(interchange=_blank_interchange())
+        self.envelope.interchanges.append(orphan)
+        return orphan.errors
+
+
+def _elements(raw: Any) -> list[str | tuple[str, ...]]:
+    """pyx12 keeps every element as a composite; one with a single part is a simple element."""
+    out: list[str | tuple[str, ...]] = []
+    for composite in raw.elements:
+        if len(composite) > 1:
+            out.append(tuple(part.get_value() for part in composite.elements))
+        else:
+            out.append(composite.get_value())
+    return out
+
+
+def _interchange(raw: Any) -> Interchange:
+    return Interchange(
+        sender_qualifier=raw.get_value("ISA05"),
+        sender_id=raw.get_value("ISA06").strip(),
+        receiver_qualifier=raw.get_value("ISA07"),
+        receiver_id=raw.get_value("ISA08").strip(),
+        date=raw.get_value("ISA09"),
+        time=raw.get_value("ISA10"),
+        version=raw.get_value("ISA12"),
+        control_number=raw.get_value("ISA13"),
+        ack_requested=raw.get_value("ISA14") == "1",
+        usage=raw.get_value("ISA15"),
+    )
+
+
+def _blank_interchange() -> Interchange:
+    return Interchange(
+        sender_qualifier="",
+        sender_id="",
+        receiver_qualifier="",
+        receiver_id="",
+        date="",
+        time="",
+        version="",
+        control_number="",
+        ack_requested=True,
+        usage="",
+    )
+
+
+def _group(raw: Any) -> Group:
+    return Group(
+        functional_id=raw.get_value("GS01"),
+        sender=raw.get_value("GS02").strip(),
+        receiver=raw.get_value("GS03").strip(),
+        date=raw.get_value("GS04"),
+        time=raw.get_value("GS05"),
+        control_number=raw.get_value("GS06"),
+        version=raw.get_value("GS08"),
+    )
