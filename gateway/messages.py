@@ -48,24 +48,24 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Not a readable X12 interchange: {detail}.",
     ),
     "X12-002": (
-        "Amplop interchange ditolak (TA1 {code}): {detail}.",
-        "The interchange envelope is refused (TA1 {code}): {detail}.",
+        "Amplop interchange ditolak (TA1 {ack}): {detail}.",
+        "The interchange envelope is refused (TA1 {ack}): {detail}.",
     ),
     "X12-003": (
-        "Functional group {group} ditolak (AK905 {code}): {detail}.",
-        "Functional group {group} is refused (AK905 {code}): {detail}.",
+        "Functional group {group} ditolak (AK905 {ack}): {detail}.",
+        "Functional group {group} is refused (AK905 {ack}): {detail}.",
     ),
     "X12-004": (
-        "Transaction set {set_id} {control} ditolak (AK502 {code}): {detail}.",
-        "Transaction set {set_id} {control} is refused (AK502 {code}): {detail}.",
+        "Transaction set {set_id} {control} ditolak (AK502 {ack}): {detail}.",
+        "Transaction set {set_id} {control} is refused (AK502 {ack}): {detail}.",
     ),
     "X12-005": (
-        "Segmen {segment} pada posisi {position} salah (AK304 {code}): {detail}.",
-        "Segment {segment} at position {position} is wrong (AK304 {code}): {detail}.",
+        "Segmen {segment} pada posisi {position} salah (AK304 {ack}): {detail}.",
+        "Segment {segment} at position {position} is wrong (AK304 {ack}): {detail}.",
     ),
     "X12-006": (
-        "Elemen {segment}{element:02d} salah (AK403 {code}): {detail}.",
-        "Element {segment}{element:02d} is wrong (AK403 {code}): {detail}.",
+        "Elemen {segment}{element:02d} salah (AK403 {ack}): {detail}.",
+        "Element {segment}{element:02d} is wrong (AK403 {ack}): {detail}.",
     ),
     "X12-007": (
         "Transaction set {set_id} (GS01 {fic}, GS08 {version}) tidak dilayani gateway ini.",

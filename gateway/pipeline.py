@@ -61,6 +61,8 @@ from handlers import DEFAULT_RULES, Rule, RuleContext, evaluate
 from handlers.registration import accepted_status, registration_kind
 from parsers import detect_format
 from parsers.base import AckRenderer, Format, ParsedDocument, Parser, ParseResult
+from parsers.x12 import X12Parser
+from parsers.x12.acks import X12AckRenderer
 from parsers.xml import XmlParser
 from parsers.xml.acks import XmlAckRenderer
 
@@ -127,8 +129,14 @@ class Pipeline:
         self.channels = channels
         self.clock = clock
         self.rules = rules
-        self.parsers: Mapping[Format, Parser] = parsers or {Format.XML: XmlParser()}
-        self.ack_renderers: Mapping[Format, AckRenderer] = {Format.XML: XmlAckRenderer()}
+        self.parsers: Mapping[Format, Parser] = parsers or {
+            Format.XML: XmlParser(),
+            Format.X12: X12Parser(),
+        }
+        self.ack_renderers: Mapping[Format, AckRenderer] = {
+            Format.XML: XmlAckRenderer(),
+            Format.X12: X12AckRenderer(),
+        }
         self.raw = RawFileStore(settings.raw_dir)
         self.queue = JobQueue(db)
         self._reference: tuple[float, ReferenceData] | None = None

@@ -1,0 +1,234 @@
+"""ANSI X12 in: 323 (→ RKSP/JKSP) and 309 (→ manifests, amendments), release 004010.
+
+``X12Parser.parse`` is pure: bytes in, canonical records and an :class:`X12Report` out.
+
+1. The envelope pass reads interchanges, groups and transaction sets with pyx12's reader,
+   sorting its control-number and count findings by level, and maps each transaction set
+   we serve to canonical records as soon as its SE is read (then drops its segments).
+2. pyx12 validates the groups we serve against our maps (``schemas/x12``); its 997/999 is
+   read back into per-set verdicts.
+3. Every transaction set becomes its own document: a record when the interchange, its
+   group and the set are accepted, otherwise a refusal carrying the acknowledgment codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.exceptions import DocumentError, SizeLimitError
+from gateway.messages import finding
+from gateway.model import Document, DocumentType, Finding, Location
+from parsers.base import Format, ParsedDocument, ParseResult
+from parsers.x12.acks import X12Report
+from parsers.x12.envelope import Envelope, decode, read
+from parsers.x12.segments import TransactionSet
+from parsers.x12.validation import served, validate
+from parsers.x12.verdicts import GroupVerdict, SetVerdict, from_envelope
+
+_GUESSED_TYPE = {"323": DocumentType.RKSP, "309": DocumentType.INWARD_MANIFEST}
+# TA1 note codes that refuse everything inside the interchange.
+_REFUSING_TA1 = {"001", "021", "023", "024", "025"}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Mapped:
+    position: tuple[int, int, int]  # (interchange, group, set) in the file
+    set_id: str
+    control_number: str
+    line: int
+    office_code: str | None
+    result: list[Document] | DocumentError | None  # None: not a set we serve
+
+
+class X12Parser:
+    format = Format.X12
+
+    def parse(self, data: bytes, *, max_bytes: int) -> ParseResult:
+        if len(data) > max_bytes:
+            raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
+        text = decode(data)
+        envelope = Envelope()
+        mapped = [self._map(transaction, envelope) for transaction in read(text, envelope)]
+        report = X12Report(envelope=envelope)
+        verdicts = self._verdicts(text, envelope, report)
+        documents: list[ParsedDocument] = []
+        for item in mapped:
+            refusal = self._refusal(envelope, report, verdicts, item)
+            start = len(documents)
+            location = Location(line=item.line, path=f"ST {item.set_id} {item.control_number}")
+            if refusal or item.result is None or isinstance(item.result, DocumentError):
+                findings = refusal or (
+                    item.result.findings if isinstance(item.result, DocumentError) else ()
+                )
+                documents.append(
+                    ParsedDocument(
+                        document=None,
+                        location=location,
+                        findings=tuple(findings),
+                        document_type=_GUESSED_TYPE.get(item.set_id, DocumentType.UNKNOWN),
+                        office_code=item.office_code,
+                    )
+                )
+            else:
+                documents += [ParsedDocument(document=d, location=location) for d in item.result]
+            report.documents[item.position] = list(range(start, len(documents)))
+        if not documents:
+            # No transaction set to answer for: the envelope's own faults are the refusal.
+            faults = self._envelope_findings(envelope)
+            if faults:
+                documents.append(
+                    ParsedDocument(
+                        document=None,
+                        location=Location(line=1),
+                        findings=tuple(faults),
+                    )
+                )
+        return ParseResult(format=Format.X12, documents=tuple(documents), envelope=report)
+
+    @staticmethod
+    def _envelope_findings(envelope: Envelope) -> list[Finding]:
+        found = []
+        for interchange in envelope.interchanges:
+            for error in interchange.errors:
+                code = "X12-002" if error.level == "isa" else "X12-005"
+                context = (
+                    {"ack": error.code, "detail": error.message}
+                    if code == "X12-002"
+                    else {
+                        "segment": error.segment_id or "?",
+                        "position": error.position or 0,
+                        "ack": error.code,
+                        "detail": error.message,
+                    }
+                )
+                found.append(finding(code, location=Location(line=error.line), **context))
+            for group in interchange.groups:
+                for error in group.errors:
+                    found.append(
+                        finding(
+                            "X12-003",
+                            group=group.group.control_number,
+                            ack=error.code,
+                            detail=error.message,
+                            location=Location(line=error.line),
+                        )
+                    )
+        return found
+
+    @staticmethod
+    def _map(transaction: TransactionSet, envelope: Envelope) -> _Mapped:
+        isa_index = len(envelope.interchanges) - 1
+        gs_index = len(envelope.interchanges[isa_index].groups) - 1
+        st_index = len(envelope.interchanges[isa_index].groups[gs_index].sets) - 1
+        group = transaction.group
+        result: list[Document] | DocumentError | None = None
+        if served(transaction.interchange.version, group.version, group.functional_id):
+            from parsers.x12.documents import to_documents  # the transaction-set mappers
+
+            try:
+                result = to_documents(transaction)
+            except DocumentError as exc:
+                result = exc
+        office = group.receiver if group.receiver.isdigit() and len(group.receiver) == 6 else None
+        return _Mapped(
+            position=(isa_index, gs_index, st_index),
+            set_id=transaction.set_id,
+            control_number=transaction.control_number,
+            line=transaction.line,
+            office_code=office,
+            result=result,
+        )
+
+    @staticmethod
+    def _verdicts(
+        text: str, envelope: Envelope, report: X12Report
+    ) -> dict[tuple[int, int, int], SetVerdict]:
+        serving = {
+            (i, g): served(isa.interchange.version, grp.group.version, grp.group.functional_id)
+            for i, isa in enumerate(envelope.interchanges)
+            for g, grp in enumerate(isa.groups)
+        }
+        checked = validate(text) if serving and all(serving.values()) else {}
+        out = {}
+        for i, isa in enumerate(envelope.interchanges):
+            for g, grp in enumerate(isa.groups):
+                group = grp.group
+                verdict = GroupVerdict(
+                    functional_id=group.functional_id,
+                    control_number=group.control_number,
+                    version=group.version,
+                    codes=[e.code for e in grp.errors if e.level == "gs"],
+                )
+                for s, st in enumerate(grp.sets):
+                    set_verdict = SetVerdict(
+                        set_id=st.set_id, control_number=st.control_number, line=st.line
+                    )
+                    from_envelope(st.errors, set_verdict)
+                    if not serving[(i, g)]:
+                        set_verdict.codes.append("1")
+                        set_verdict.messages.append(
+                            f"transaction set {st.set_id} in group {group.functional_id} "
+                            f"{group.version} is not served"
+                        )
+                    else:
+                        found = checked.get((group.control_number, st.control_number))
+                        if found is not None and found[0] != "A":
+                            status, codes, segments = found
+                            set_verdict.codes += [c for c in codes if c not in set_verdict.codes]
+                            set_verdict.segments += segments
+                            if status == "R" and not codes and not segments:
+                                set_verdict.codes.append("5")
+                    verdict.sets.append(set_verdict)
+                    out[(i, g, s)] = set_verdict
+                report.groups[(i, g)] = verdict
+        return out
+
+    @staticmethod
+    def _refusal(
+        envelope: Envelope,
+        report: X12Report,
+        verdicts: dict[tuple[int, int, int], SetVerdict],
+        item: _Mapped,
+    ) -> list[Finding]:
+        isa_index, gs_index, _ = item.position
+        interchange = envelope.interchanges[isa_index]
+        found: list[Finding] = []
+        for error in interchange.errors:
+            if error.code in _REFUSING_TA1:
+                found.append(
+                    finding(
+                        "X12-002",
+                        ack=error.code,
+                        detail=error.message,
+                        location=Location(line=error.line),
+                    )
+                )
+        group = report.groups[(isa_index, gs_index)]
+        for error in interchange.groups[gs_index].errors:
+            if error.level == "gs":
+                found.append(
+                    finding(
+                        "X12-003",
+                        group=group.control_number,
+                        ack=error.code,
+                        detail=error.message,
+                        location=Location(line=error.line),
+                    )
+                )
+        verdict = verdicts[item.position]
+        if verdict.status == "R":
+            found += verdict.findings()
+            if item.result is None:
+                found.append(
+                    finding(
+                        "X12-007",
+                        set_id=item.set_id,
+                        fic=interchange.groups[gs_index].group.functional_id,
+                        version=interchange.groups[gs_index].group.version,
+                        location=Location(line=item.line),
+                    )
+                )
+        return found
+
+
+__all__ = ["X12Parser"]

@@ -1,0 +1,228 @@
+"""X12 acknowledgments: TA1 (interchange), 997 / 999 (functional groups), 355 (business).
+
+Each goes out in its own interchange from ``DJBCPDE`` to the sender's ISA06, with ISA13 and
+GS06 control numbers that are unique and increasing per carrier (handed out and stored by
+the pipeline). Written with the sender's own delimiters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from gateway.model.outcome import Outcome
+from parsers.base import AckFile, ControlNumbers, ParseResult
+from parsers.x12.envelope import Envelope, InterchangeReport
+from parsers.x12.segments import Interchange
+from parsers.x12.verdicts import GroupVerdict, SetVerdict
+from parsers.xml.acks import XmlAckRenderer
+
+GATEWAY_ID = "DJBCPDE"
+# TA1 note codes that still let the interchange through ("accepted with errors").
+_TA1_ERRORS_ONLY = {"014", "015"}
+
+
+@dataclass(kw_only=True, slots=True)
+class X12Report:
+    """What the X12 parser leaves for the acknowledgments (``ParseResult.envelope``)."""
+
+    envelope: Envelope
+    groups: dict[tuple[int, int], GroupVerdict] = field(default_factory=dict)  # (isa, gs)
+    # Index of the first document of each transaction set, by (isa, gs, set) position.
+    documents: dict[tuple[int, int, int], list[int]] = field(default_factory=dict)
+    duplicate_interchanges: set[int] = field(default_factory=set)
+
+
+class _Writer:
+    def __init__(self, envelope: Envelope) -> None:
+        self.e = envelope.element_separator
+        self.c = envelope.component_separator
+        self.t = envelope.segment_terminator
+        self.lines: list[str] = []
+
+    def seg(self, *elements: str) -> None:
+        values = list(elements)
+        while len(values) > 1 and values[-1] == "":
+            values.pop()
+        self.lines.append(self.e.join(values) + self.t)
+
+    def text(self) -> bytes:
+        return "\n".join(self.lines).encode("ascii") + b"\n"
+
+
+def _isa(w: _Writer, theirs: Interchange, control: int, at: datetime) -> None:
+    version = theirs.version or "00401"
+    repetition = "^" if version >= "00501" else "U"
+    w.seg(
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        "ZZ",
+        GATEWAY_ID.ljust(15),
+        theirs.sender_qualifier or "ZZ",
+        (theirs.sender_id or "UNKNOWN").ljust(15)[:15],
+        f"{at:%y%m%d}",
+        f"{at:%H%M}",
+        repetition,
+        version,
+        f"{control:09d}",
+        "0",
+        theirs.usage or "P",
+        w.c,
+    )
+
+
+def render_ta1(
+    report: InterchangeReport, envelope: Envelope, *, duplicate: bool, control: int, at: datetime
+) -> bytes | None:
+    """A TA1 when the interchange asks for one (ISA14 = 1) or its envelope is wrong."""
+    theirs = report.interchange
+    codes = [e.code for e in report.errors if e.code.isdigit() and len(e.code) == 3]
+    if duplicate:
+        codes.insert(0, "025")
+    if not codes and not theirs.ack_requested:
+        return None
+    if not codes:
+        status, note = "A", "000"
+    elif not report.groups or all(c in _TA1_ERRORS_ONLY for c in codes):
+        # Nothing inside is at risk: noted, not refused.
+        status, note = "E", codes[0]
+    else:
+        status, note = "R", codes[0]
+    w = _Writer(envelope)
+    _isa(w, theirs, control, at)
+    w.seg(
+        "TA1",
+        theirs.control_number or "000000000",
+        theirs.date or f"{at:%y%m%d}",
+        theirs.time or f"{at:%H%M}",
+        status,
+        note,
+    )
+    w.seg("IEA", "0", f"{control:09d}")
+    return w.text()
+
+
+def render_functional_acks(
+    report: X12Report, numbers: ControlNumbers, partner: str, at: datetime
+) -> list[tuple[str, bytes]]:
+    """One interchange per received interchange: a 997 (004010) or 999 (005010) per group."""
+    out = []
+    for isa_index, interchange in enumerate(report.envelope.interchanges):
+        groups = [
+            (gs_index, report.groups[(isa_index, gs_index)])
+            for gs_index in range(len(interchange.groups))
+            if (isa_index, gs_index) in report.groups
+        ]
+        if not groups:
+            continue
+        control = numbers(f"x12:isa:{partner}")
+        w = _Writer(report.envelope)
+        _isa(w, interchange.interchange, control, at)
+        kinds = set()
+        for gs_index, verdict in groups:
+            theirs = interchange.groups[gs_index].group
+            is_999 = verdict.version.startswith("00501")
+            kinds.add("999" if is_999 else "997")
+            gs_control = numbers(f"x12:gs:{partner}")
+            w.seg(
+                "GS",
+                "FA",
+                GATEWAY_ID,
+                theirs.sender or interchange.interchange.sender_id,
+                f"{at:%Y%m%d}",
+                f"{at:%H%M}",
+                str(gs_control),
+                "X",
+                verdict.version,
+            )
+            start = len(w.lines)
+            w.seg("ST", "999" if is_999 else "997", "0001", verdict.version if is_999 else "")
+            if is_999:
+                w.seg("AK1", verdict.functional_id, verdict.control_number, verdict.version)
+            else:
+                w.seg("AK1", verdict.functional_id, verdict.control_number)
+            for st in verdict.sets:
+                _set_response(w, st, is_999)
+            accepted = sum(1 for s in verdict.sets if s.status == "A")
+            w.seg(
+                "AK9",
+                verdict.status,
+                str(len(verdict.sets)),
+                str(len(verdict.sets)),
+                str(accepted),
+                *verdict.codes[:5],
+            )
+            w.seg("SE", str(len(w.lines) - start + 1), "0001")
+            w.seg("GE", "1", str(gs_control))
+        w.seg("IEA", str(len(groups)), f"{control:09d}")
+        out.append(("999" if kinds == {"999"} else "997", w.text()))
+    return out
+
+
+def _set_response(w: _Writer, st: SetVerdict, is_999: bool) -> None:
+    w.seg("AK2", st.set_id, st.control_number)
+    for segment in st.segments:
+        w.seg(
+            "IK3" if is_999 else "AK3", segment.segment_id, str(segment.position), "", segment.ak304
+        )
+        for element in segment.elements:
+            w.seg(
+                "IK4" if is_999 else "AK4",
+                str(element.position),
+                "",
+                element.code,
+                element.value[:99],
+            )
+    codes = st.codes[:5]
+    if st.status == "R" and not codes:
+        codes = ["5"]  # one or more segments in error
+    w.seg("IK5" if is_999 else "AK5", st.status, *codes)
+
+
+class X12AckRenderer:
+    """TA1 and 997/999 for the file, a 355 for every transaction set's document."""
+
+    def __init__(self, render_355: _Render355 | None = None) -> None:
+        self.render_355 = render_355
+
+    def render(
+        self, result: ParseResult | None, outcomes: Sequence[Outcome], numbers: ControlNumbers
+    ) -> list[AckFile]:
+        report = result.envelope if result is not None else None
+        if not isinstance(report, X12Report) or not report.envelope.interchanges:
+            # Not even an ISA to answer to: the sender still gets our XML response.
+            return XmlAckRenderer().render(result, outcomes, numbers)
+        partner = outcomes[0].sender
+        at = outcomes[0].decided_at
+        files = []
+        for isa_index, interchange in enumerate(report.envelope.interchanges):
+            control = numbers(f"x12:isa:{partner}")
+            ta1 = render_ta1(
+                interchange,
+                report.envelope,
+                duplicate=isa_index in report.duplicate_interchanges,
+                control=control,
+                at=at,
+            )
+            if ta1 is not None:
+                suffix = "ta1.x12" if isa_index == 0 else f"{isa_index + 1}.ta1.x12"
+                files.append(AckFile(kind="TA1", suffix=suffix, body=ta1, document_index=None))
+        for n, (kind, body) in enumerate(render_functional_acks(report, numbers, partner, at)):
+            suffix = f"{kind}.x12" if n == 0 else f"{n + 1}.{kind}.x12"
+            files.append(AckFile(kind=kind, suffix=suffix, body=body, document_index=None))
+        if self.render_355 is not None:
+            files += self.render_355(report, outcomes, numbers)
+        else:
+            files += XmlAckRenderer().render(result, outcomes, numbers)
+        return files
+
+
+class _Render355(Protocol):
+    def __call__(
+        self, report: X12Report, outcomes: Sequence[Outcome], numbers: ControlNumbers
+    ) -> list[AckFile]: ...

@@ -1,0 +1,101 @@
+"""Validation of transaction sets against our pyx12 maps (``schemas/x12``).
+
+pyx12 walks the file against the map of each functional group and writes a 997 (004010) or
+999 (005010). We read that acknowledgment back into per-set verdicts (AK3/AK4/AK5 or
+IK3/IK4/IK5), so the detail of what is wrong reaches both our own 997 and the refusal.
+pyx12 stops at a group it has no map for, so only groups we serve are given to it.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+from pathlib import Path
+
+import pyx12.errors
+import pyx12.map_index
+import pyx12.params
+import pyx12.x12n_document
+
+from parsers.x12.verdicts import ElementError, SegmentError
+
+MAP_PATH = Path(__file__).resolve().parents[2] / "schemas" / "x12"
+
+logging.getLogger("pyx12").setLevel(logging.CRITICAL)
+
+
+@functools.cache
+def _index() -> pyx12.map_index.map_index:
+    return pyx12.map_index.map_index(str(MAP_PATH))
+
+
+@functools.cache
+def _params() -> pyx12.params.params:
+    return pyx12.params.params()
+
+
+def served(icvn: str, version: str, functional_id: str) -> bool:
+    """Whether we have a map for this group (ISA12, GS08, GS01)."""
+    if not (MAP_PATH / "maps.xml").exists():
+        return False
+    return _index().get_filename(icvn, version, functional_id) is not None
+
+
+SetKey = tuple[str, str]  # (GS06, ST02)
+
+
+def validate(text: str) -> dict[SetKey, tuple[str, list[str], list[SegmentError]]]:
+    """Run pyx12 over ``text`` (only groups we serve); per set: AK501, AK502s, AK3/AK4s."""
+    out = io.StringIO()
+    try:
+        pyx12.x12n_document.x12n_document(
+            _params(), io.StringIO(text), out, None, map_path=str(MAP_PATH)
+        )
+    except pyx12.errors.EngineError:
+        return {}
+    return read_ack(out.getvalue())
+
+
+def read_ack(ack: str) -> dict[SetKey, tuple[str, list[str], list[SegmentError]]]:
+    """Per (GS06, ST02): status, set-level codes and segment errors from a 997/999."""
+    if len(ack) < 106:
+        return {}
+    element, terminator = ack[3], ack[105]
+    verdicts: dict[SetKey, tuple[str, list[str], list[SegmentError]]] = {}
+    group = ""
+    current: SetKey | None = None
+    segments: list[SegmentError] = []
+    for raw in ack.replace("\n", "").split(terminator):
+        fields = raw.split(element)
+        tag = fields[0]
+        if tag == "AK1":
+            group = fields[2] if len(fields) > 2 else ""
+        elif tag == "AK2":
+            current, segments = (group, fields[2] if len(fields) > 2 else ""), []
+        elif tag in {"AK3", "IK3"}:
+            segments.append(
+                SegmentError(
+                    segment_id=fields[1],
+                    position=int(fields[2] or 0),
+                    code=fields[4] if len(fields) > 4 else "8",
+                )
+            )
+        elif tag in {"AK4", "IK4"} and segments:
+            position = fields[1].split(":")[0] if len(fields) > 1 else "0"
+            error = ElementError(
+                position=int(position or 0),
+                code=fields[3] if len(fields) > 3 else "",
+                value=fields[4] if len(fields) > 4 else "",
+            )
+            last = segments[-1]
+            segments[-1] = SegmentError(
+                segment_id=last.segment_id,
+                position=last.position,
+                code=last.code,
+                elements=(*last.elements, error),
+            )
+        elif tag in {"AK5", "IK5"} and current is not None:
+            verdicts[current] = (fields[1], [f for f in fields[2:] if f], segments)
+            current = None
+    return verdicts
