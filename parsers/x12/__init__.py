@@ -23,7 +23,7 @@ from parsers.x12.acks import X12Report
 from parsers.x12.envelope import Envelope, decode, read
 from parsers.x12.segments import TransactionSet
 from parsers.x12.validation import served, validate
-from parsers.x12.verdicts import GroupVerdict, SetVerdict, from_envelope
+from parsers.x12.verdicts import GroupVerdict, SegmentError, SetVerdict, from_envelope
 
 _GUESSED_TYPE = {"323": DocumentType.RKSP, "309": DocumentType.INWARD_MANIFEST}
 # TA1 note codes that refuse everything inside the interchange.
@@ -90,18 +90,28 @@ class X12Parser:
         found = []
         for interchange in envelope.interchanges:
             for error in interchange.errors:
-                code = "X12-002" if error.level == "isa" else "X12-005"
-                context = (
-                    {"ack": error.code, "detail": error.message}
-                    if code == "X12-002"
-                    else {
-                        "segment": error.segment_id or "?",
-                        "position": error.position or 0,
-                        "ack": error.code,
-                        "detail": error.message,
-                    }
+                if error.level == "isa":
+                    found.append(
+                        finding(
+                            "X12-002",
+                            ack=error.code,
+                            detail=error.message,
+                            location=Location(line=error.line),
+                        )
+                    )
+                    continue
+                # A segment fault outside any transaction set: reported like one inside.
+                verdict = SetVerdict(set_id="-", control_number="-", line=error.line or 0)
+                verdict.segments.append(
+                    SegmentError(
+                        segment_id=error.segment_id or "?",
+                        position=error.position or 0,
+                        code=error.code,
+                        line=error.line,
+                        message=error.message,
+                    )
                 )
-                found.append(finding(code, location=Location(line=error.line), **context))
+                found += verdict.findings()
             for group in interchange.groups:
                 for error in group.errors:
                     found.append(

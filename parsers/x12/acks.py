@@ -88,8 +88,9 @@ def render_ta1(
         return None
     if not codes:
         status, note = "A", "000"
-    elif not report.groups or all(c in _TA1_ERRORS_ONLY for c in codes):
-        # Nothing inside is at risk: noted, not refused.
+    elif all(c in _TA1_ERRORS_ONLY for c in codes) or (not report.groups and codes == ["021"]):
+        # Nothing inside is at risk (a wrong group count on an empty interchange, a date or
+        # time we could still read): noted, not refused.
         status, note = "E", codes[0]
     else:
         status, note = "R", codes[0]

@@ -128,6 +128,7 @@ class _State:
         self.st: SetReport | None = None
         self.segments: list[Segment] = []
         self.unterminated: SetReport | None = None
+        self.hl_top: str | None = None
 
     def take(self, seg_id: str, raw: Any) -> TransactionSet | None:
         if seg_id == "ISA":
@@ -145,6 +146,7 @@ class _State:
             )
             self.gs.sets.append(self.st)
             self.segments = [self._segment(raw)]
+            self.hl_top = None
             return finished
         elif seg_id == "SE" and self.st is not None:
             self.segments.append(self._segment(raw))
@@ -158,7 +160,29 @@ class _State:
             return finished
         elif self.st is not None:
             self.segments.append(self._segment(raw))
+            if seg_id == "HL":
+                self._check_hl_parent(raw)
         return None
+
+    def _check_hl_parent(self, raw: Any) -> None:
+        """An HL with no parent must be at the top level: the first HL's level code.
+
+        pyx12 checks that a named parent exists (HL2) but not a missing one.
+        """
+        level, parent = raw.get_value("HL03"), raw.get_value("HL02")
+        if self.hl_top is None:
+            self.hl_top = level
+        elif not parent and level != self.hl_top and self.st is not None:
+            self.st.errors.append(
+                EnvelopeError(
+                    level="seg",
+                    code="HL2",
+                    line=self.line,
+                    segment_id="HL",
+                    position=len(self.segments),
+                    message=f"HL {raw.get_value('HL01')} at level {level} names no parent",
+                )
+            )
 
     def _segment(self, raw: Any) -> Segment:
         return Segment(

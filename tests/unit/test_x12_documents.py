@@ -461,3 +461,17 @@ def test_m11_must_match_the_bill_of_lading() -> None:
 def test_unknown_keyword_is_refused() -> None:
     text = variant("manifest-nil.x12", "N9*ZZ*LANGUAGE*id~", "N9*ZZ*BAHASA*id~")
     assert only_finding(refused(text))[0] == "X12-103"
+
+
+def test_emergency_and_unloading_started() -> None:
+    text = variant(
+        "manifest-nil.x12",
+        "N9*ZZ*LANGUAGE*id~",
+        "N9*ZZ*LANGUAGE*id~\nN9*ZZ*EMERGENCY*Y~\nN9*ZZ*UNLOADING STARTED**20990402*0930*08~",
+    )
+    text = text.replace("SE*11*0001", "SE*13*0001")
+    (transaction,) = read_transaction_sets(text)
+    (manifest,) = to_documents(transaction, zone_for_office=zone_for_office)
+    assert isinstance(manifest, Manifest)
+    assert manifest.emergency is True
+    assert manifest.unloading_started_at == datetime(2099, 4, 2, 8, 30, tzinfo=WIB)
