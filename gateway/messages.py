@@ -150,6 +150,33 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Kesalahan internal gateway; dokumen disimpan dan akan diperiksa operator.",
         "Internal gateway error; the document is kept and an operator will look at it.",
     ),
+    # X12 transaction sets (docs/formats/x12.md): what the pyx12 maps cannot check
+    "X12-101": (
+        "Transaksi X12 {set_id} tidak diterima: gateway menerima 309 (manifest) dan 323 "
+        "(RKSP/JKSP).",
+        "X12 transaction set {set_id} is not accepted: the gateway takes 309 (manifest) and 323 "
+        "(RKSP/JKSP).",
+    ),
+    "X12-102": (
+        "Segmen atau elemen {segment} wajib ada: {detail}.",
+        "Segment or element {segment} is required: {detail}.",
+    ),
+    "X12-103": (
+        "Nilai '{value}' pada {element} tidak sah: {detail}.",
+        "The value '{value}' in {element} is not valid: {detail}.",
+    ),
+    "X12-104": (
+        "GS03 '{value}' bukan kode kantor pabean 6 digit.",
+        "GS03 '{value}' is not a 6-digit customs office code.",
+    ),
+    "X12-105": (
+        "Rujukan {reference} tidak menunjuk ke baris sebelumnya dalam transaksi.",
+        "The reference {reference} does not point to an earlier line of the transaction set.",
+    ),
+    "X12-106": (
+        "Susunan transaksi tidak sesuai pedoman X12: {detail}.",
+        "The transaction set does not follow the X12 guide: {detail}.",
+    ),
 }
 
 

@@ -131,7 +131,7 @@ class Pipeline:
         self.rules = rules
         self.parsers: Mapping[Format, Parser] = parsers or {
             Format.XML: XmlParser(),
-            Format.X12: X12Parser(),
+            Format.X12: X12Parser(zone_for_office=self._office_zone),
         }
         self.ack_renderers: Mapping[Format, AckRenderer] = {
             Format.XML: XmlAckRenderer(),
@@ -211,6 +211,10 @@ class Pipeline:
             data = reference_store.load(conn)
         self._reference = (time.monotonic(), data)
         return data
+
+    def _office_zone(self, office_code: str) -> ZoneInfo | None:
+        office = self.reference().offices.get(office_code)
+        return office.zone if office else None
 
     def process(self, submission_id: int) -> None:
         self.process_many([submission_id])

@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from gateway.exceptions import DocumentError, SizeLimitError
 from gateway.messages import finding
@@ -24,6 +26,8 @@ from parsers.x12.envelope import Envelope, decode, read
 from parsers.x12.segments import TransactionSet
 from parsers.x12.validation import served, validate
 from parsers.x12.verdicts import GroupVerdict, SegmentError, SetVerdict, from_envelope
+
+ZoneForOffice = Callable[[str], ZoneInfo | None]
 
 _GUESSED_TYPE = {"323": DocumentType.RKSP, "309": DocumentType.INWARD_MANIFEST}
 # TA1 note codes that refuse everything inside the interchange.
@@ -41,14 +45,23 @@ class _Mapped:
 
 
 class X12Parser:
+    """``zone_for_office`` gives an office's time zone: X12 times are the office's local time
+    unless a segment names its time code (see docs/formats/x12.md)."""
+
     format = Format.X12
+
+    def __init__(self, *, zone_for_office: ZoneForOffice | None = None) -> None:
+        self.zone_for_office = zone_for_office
 
     def parse(self, data: bytes, *, max_bytes: int) -> ParseResult:
         if len(data) > max_bytes:
             raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
         text = decode(data)
         envelope = Envelope()
-        mapped = [self._map(transaction, envelope) for transaction in read(text, envelope)]
+        mapped = [
+            self._map(transaction, envelope, self.zone_for_office)
+            for transaction in read(text, envelope)
+        ]
         report = X12Report(envelope=envelope)
         verdicts = self._verdicts(text, envelope, report)
         documents: list[ParsedDocument] = []
@@ -126,7 +139,9 @@ class X12Parser:
         return found
 
     @staticmethod
-    def _map(transaction: TransactionSet, envelope: Envelope) -> _Mapped:
+    def _map(
+        transaction: TransactionSet, envelope: Envelope, zone_for_office: ZoneForOffice | None
+    ) -> _Mapped:
         isa_index = len(envelope.interchanges) - 1
         gs_index = len(envelope.interchanges[isa_index].groups) - 1
         st_index = len(envelope.interchanges[isa_index].groups[gs_index].sets) - 1
@@ -136,7 +151,7 @@ class X12Parser:
             from parsers.x12.documents import to_documents  # the transaction-set mappers
 
             try:
-                result = to_documents(transaction)
+                result = to_documents(transaction, zone_for_office=zone_for_office)
             except DocumentError as exc:
                 result = exc
         office = group.receiver if group.receiver.isdigit() and len(group.receiver) == 6 else None
