@@ -21,9 +21,9 @@ from gateway.exceptions import DocumentError, SizeLimitError
 from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
 from parsers.base import Format, ParsedDocument, ParseResult
-from parsers.x12.acks import X12Report
+from parsers.x12.acks import Echo, X12Report
 from parsers.x12.envelope import Envelope, decode, read
-from parsers.x12.segments import TransactionSet
+from parsers.x12.segments import Segment, TransactionSet
 from parsers.x12.validation import served, validate
 from parsers.x12.verdicts import GroupVerdict, SegmentError, SetVerdict, from_envelope
 
@@ -58,11 +58,12 @@ class X12Parser:
             raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
         text = decode(data)
         envelope = Envelope()
-        mapped = [
-            self._map(transaction, envelope, self.zone_for_office)
-            for transaction in read(text, envelope)
-        ]
         report = X12Report(envelope=envelope)
+        mapped = []
+        for transaction in read(text, envelope):
+            item = self._map(transaction, envelope, self.zone_for_office)
+            report.echoes[item.position] = echo_of(transaction)
+            mapped.append(item)
         verdicts = self._verdicts(text, envelope, report)
         documents: list[ParsedDocument] = []
         for item in mapped:
@@ -257,3 +258,45 @@ class X12Parser:
 
 
 __all__ = ["X12Parser"]
+
+
+def echo_of(transaction: TransactionSet) -> Echo:
+    """Keep what a 355 repeats: M10 and P4 (or V1 and the R4*D call of a 323), bills' M11."""
+    first: dict[str, Segment] = {}
+    bills: dict[str, tuple[str, ...]] = {}
+    lx = ""
+    for segment in transaction.segments:
+        first.setdefault(segment.id, segment)
+        if segment.id == "LX":
+            lx = segment.get(1)
+        elif segment.id == "M11" and lx:
+            bills.setdefault(lx, tuple(segment.get(i) for i in range(1, 13)))
+    if "M10" in first:
+        heading, port = first["M10"], first.get("P4")
+        return Echo(
+            m10=tuple(heading.get(i) for i in range(1, 13)),
+            p4=tuple(port.get(i) for i in range(1, 6)) if port else (),
+            bills=bills,
+        )
+    v1 = first.get("V1")
+    arrival = next((s for s in transaction.segments if s.id == "R4" and s.get(1) == "D"), None)
+    eta = next((s for s in transaction.segments if s.id == "DTM" and s.get(1) == "371"), None)
+    m10: tuple[str, ...] = ()
+    if v1 is not None:
+        # M10: SCAC, mode, flag, vessel code, name, voyage; 10 = vessel code qualifier.
+        m10 = (
+            v1.get(5),
+            v1.get(9) or "S",
+            v1.get(3),
+            v1.get(1),
+            v1.get(2),
+            v1.get(4),
+            "",
+            "",
+            "",
+            v1.get(8),
+        )
+    p4: tuple[str, ...] = ()
+    if arrival is not None:
+        p4 = (arrival.get(3), eta.get(2) if eta else "", "", "", eta.get(3) if eta else "")
+    return Echo(m10=m10, p4=p4)

@@ -24,6 +24,15 @@ GATEWAY_ID = "DJBCPDE"
 _TA1_ERRORS_ONLY = {"014", "015"}
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Echo:
+    """The few segments of an inbound transaction set a 355 repeats back."""
+
+    m10: tuple[str, ...]  # M10-01.. (for a 323: built from V1)
+    p4: tuple[str, ...]  # P4-01.. (for a 323: the R4*D port and its ETA)
+    bills: dict[str, tuple[str, ...]] = field(default_factory=dict)  # LX-01 -> M11 elements
+
+
 @dataclass(kw_only=True, slots=True)
 class X12Report:
     """What the X12 parser leaves for the acknowledgments (``ParseResult.envelope``)."""
@@ -33,6 +42,7 @@ class X12Report:
     # Index of the first document of each transaction set, by (isa, gs, set) position.
     documents: dict[tuple[int, int, int], list[int]] = field(default_factory=dict)
     duplicate_interchanges: set[int] = field(default_factory=set)
+    echoes: dict[tuple[int, int, int], Echo] = field(default_factory=dict)
 
 
 class _Writer:
@@ -189,6 +199,10 @@ class X12AckRenderer:
     """TA1 and 997/999 for the file, a 355 for every transaction set's document."""
 
     def __init__(self, render_355: _Render355 | None = None) -> None:
+        if render_355 is None:
+            from parsers.x12.response_355 import render_355s
+
+            render_355 = render_355s
         self.render_355 = render_355
 
     def render(

@@ -99,3 +99,46 @@ def read_ack(ack: str) -> dict[SetKey, tuple[str, list[str], list[SegmentError]]
             verdicts[current] = (fields[1], [f for f in fields[2:] if f], segments)
             current = None
     return verdicts
+
+
+@functools.cache
+def _outbound_map_path() -> str:
+    """A map folder where group SO means our 355 (inbound SO means 309/323)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="pde-x12-355-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for item in MAP_PATH.iterdir():
+        if item.name != "maps.xml":
+            (folder / item.name).symlink_to(item)
+    (folder / "maps.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<maps>\n  <version icvn="00401">\n'
+        '    <map vriic="004010" fic="SO" abbr="355">355.4010.xml</map>\n'
+        "  </version>\n</maps>\n",
+        encoding="utf-8",
+    )
+    return str(folder)
+
+
+def validate_355(text: str) -> list[str]:
+    """pyx12's complaints about a 355 we wrote (empty when it is valid)."""
+    out = io.StringIO()
+    try:
+        ok = pyx12.x12n_document.x12n_document(
+            _params(), io.StringIO(text), out, None, map_path=_outbound_map_path()
+        )
+    except pyx12.errors.EngineError as exc:
+        return [str(exc)]
+    if ok:
+        return []
+    problems = []
+    for (_, _), (status, codes, segments) in read_ack(out.getvalue()).items():
+        problems += [f"AK5 {status} {' '.join(codes)}"]
+        problems += [
+            f"{s.segment_id}@{s.position} AK304 {s.code} "
+            + " ".join(f"{e.position}:{e.code}" for e in s.elements)
+            for s in segments
+        ]
+    return problems or ["pyx12 reported the 355 invalid"]
