@@ -39,20 +39,15 @@ def render_355s(
     }
     files = []
     for outcome in outcomes:
-        position = position_of.get(outcome.document_index)
-        if position is None:
-            continue
+        # A refusal that belongs to no transaction set (an empty or broken envelope) is
+        # answered on the file's first interchange.
+        position = position_of.get(outcome.document_index, (0, -1, -1))
         isa_index, gs_index, _ = position
         interchange = report.envelope.interchanges[isa_index]
+        groups = interchange.groups
+        their_gs_id = groups[gs_index].group.sender if 0 <= gs_index < len(groups) else ""
         echo = report.echoes.get(position, Echo(m10=(), p4=()))
-        body = _render(
-            report,
-            interchange.interchange,
-            interchange.groups[gs_index].group.sender,
-            echo,
-            outcome,
-            numbers,
-        )
+        body = _render(report, interchange.interchange, their_gs_id, echo, outcome, numbers)
         files.append(
             AckFile(kind="355", suffix="355.x12", body=body, document_index=outcome.document_index)
         )
