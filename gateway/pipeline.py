@@ -88,6 +88,7 @@ class _Decision:
     sender_reference: str | None
     findings: tuple[Finding, ...]
     flags: tuple[Flag, ...]
+    control_key: str | None = None
 
 
 @dataclass(kw_only=True, slots=True)
@@ -100,6 +101,7 @@ class _Plan:
     findings: list[Finding]
     keys: list[str]
     supplied_ok: bool = False
+    stores_control_key: bool = False  # the first document of its envelope records the key
     status: DocumentStatus = DocumentStatus.REFUSED
     duplicate_of: _Plan | str | None = None  # an earlier plan in this batch, or a nomor aju
     duplicate_key: str = ""
@@ -315,6 +317,7 @@ class Pipeline:
                 sender_reference=None,
                 findings=parsed.findings,
                 flags=(),
+                control_key=parsed.control_key,
             )
         context = RuleContext(
             reference=reference,
@@ -330,8 +333,9 @@ class Pipeline:
             document_type=document.document_type,
             office_code=document.header.office_code,
             sender_reference=document.header.sender_reference,
-            findings=result.findings,
+            findings=parsed.findings + result.findings,
             flags=result.flags,
+            control_key=parsed.control_key,
         )
 
     def _commit(
@@ -395,7 +399,25 @@ class Pipeline:
 
     @staticmethod
     def _find_duplicates(conn: Connection, plans: list[_Plan], reference: ReferenceData) -> None:
-        """Same sender, same content or same nomor aju as an accepted document: refused."""
+        """Same sender, same content or same nomor aju as an accepted document: refused.
+
+        An envelope control number used before (X12 ISA13) refuses every document of the
+        envelope, whatever their content, and nothing in it is numbered again.
+        """
+        controlled = [p for p in plans if p.decision.control_key]
+        used = store.find_duplicates(
+            conn, [(p.submission.sender, p.decision.control_key or "") for p in controlled]
+        )
+        first_of: dict[tuple[str, str], _Plan] = {}
+        for plan in controlled:
+            pair = (plan.submission.sender, plan.decision.control_key or "")
+            owner = first_of.setdefault(pair, plan)
+            reused = pair in used or owner.submission.id != plan.submission.id
+            if reused:
+                control = pair[1].rsplit(":", 1)[-1]
+                plan.findings.append(finding("DUP-003", control=control))
+            elif owner is plan:
+                plan.stores_control_key = True
         candidates = [
             p for p in plans if not p.refused and p.submission.sender in reference.carriers
         ]
@@ -508,6 +530,14 @@ class Pipeline:
                     {"sender": submission.sender, "key": k, "document_id": document_id}
                     for k in plan.keys
                 ]
+            if plan.stores_control_key:  # spent once received, whatever became of it
+                dedup.append(
+                    {
+                        "sender": submission.sender,
+                        "key": plan.decision.control_key,
+                        "document_id": document_id,
+                    }
+                )
             if plan.registration is not None:
                 ref = plan.registration
                 regs.append(

@@ -38,6 +38,9 @@ class ParsedDocument:
     # For a document that could not be read: what it seemed to be and where it was going.
     document_type: DocumentType | None = None
     office_code: str | None = None
+    # An envelope's control number the sender may not use twice (X12 ISA13): shared by every
+    # document of that envelope. A reused key refuses them all (DUP-003).
+    control_key: str | None = None
 
 
 @dataclass(**RECORD)

@@ -70,6 +70,8 @@ class X12Parser:
             refusal = self._refusal(envelope, report, verdicts, item)
             start = len(documents)
             location = Location(line=item.line, path=f"ST {item.set_id} {item.control_number}")
+            theirs = envelope.interchanges[item.position[0]].interchange
+            control_key = f"isa:{theirs.sender_id}:{theirs.control_number}"
             if refusal or item.result is None or isinstance(item.result, DocumentError):
                 findings = refusal or (
                     item.result.findings if isinstance(item.result, DocumentError) else ()
@@ -81,10 +83,14 @@ class X12Parser:
                         findings=tuple(findings),
                         document_type=_GUESSED_TYPE.get(item.set_id, DocumentType.UNKNOWN),
                         office_code=item.office_code,
+                        control_key=control_key,
                     )
                 )
             else:
-                documents += [ParsedDocument(document=d, location=location) for d in item.result]
+                documents += [
+                    ParsedDocument(document=d, location=location, control_key=control_key)
+                    for d in item.result
+                ]
             report.documents[item.position] = list(range(start, len(documents)))
         if not documents:
             # No transaction set to answer for: the envelope's own faults are the refusal.

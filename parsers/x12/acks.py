@@ -214,6 +214,13 @@ class X12AckRenderer:
             return XmlAckRenderer().render(result, outcomes, numbers)
         partner = outcomes[0].sender
         at = outcomes[0].decided_at
+        # An interchange whose documents were refused for a reused ISA13 gets TA1 025.
+        reused = {
+            o.document_index for o in outcomes if any(f.code == "DUP-003" for f in o.findings)
+        }
+        for (isa_index, _, _), indexes in report.documents.items():
+            if indexes and set(indexes) <= reused:
+                report.duplicate_interchanges.add(isa_index)
         files = []
         for isa_index, interchange in enumerate(report.envelope.interchanges):
             control = numbers(f"x12:isa:{partner}")
