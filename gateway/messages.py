@@ -84,6 +84,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Pengirim {sender} tidak terdaftar.",
         "The sender {sender} is not a registered carrier.",
     ),
+    "SND-003": (
+        "Pengirim pada amplop {format} ({sender_id}) bukan pengenal pengangkut {sender}.",
+        "The {format} envelope's sender ({sender_id}) is not carrier {sender}'s identifier.",
+    ),
     "SND-002": (
         "Pengangkut {sender} tidak memiliki perjanjian PDE yang berlaku dengan kantor {office} "
         "(Pasal 13).",

@@ -22,6 +22,7 @@ another worker) its submissions are retried one by one.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -278,7 +279,9 @@ class Pipeline:
         except DocumentError as exc:
             return fmt, None, [self._unreadable(submission, reference, exc.findings)]
         decisions = [
-            self._evaluate(i, item, submission, reference)
+            self._check_envelope_sender(
+                self._evaluate(i, item, submission, reference), item, submission, reference, fmt
+            )
             for i, item in enumerate(result.documents)
         ]
         if not decisions:  # e.g. an X12 interchange with no transaction set
@@ -337,6 +340,26 @@ class Pipeline:
             flags=result.flags,
             control_key=parsed.control_key,
         )
+
+    @staticmethod
+    def _check_envelope_sender(
+        decision: _Decision,
+        parsed: ParsedDocument,
+        submission: store.Submission,
+        reference: ReferenceData,
+        fmt: Format,
+    ) -> _Decision:
+        """The envelope must name the carrier the channel says sent the file."""
+        carrier = reference.carriers.get(submission.sender)
+        expected = dict(carrier.senders).get(fmt.value.lower()) if carrier else None
+        if parsed.envelope_sender is None or expected is None:
+            return decision
+        if parsed.envelope_sender == expected:
+            return decision
+        refusal = finding(
+            "SND-003", format=fmt.value, sender_id=parsed.envelope_sender, sender=submission.sender
+        )
+        return dataclasses.replace(decision, findings=(*decision.findings, refusal))
 
     def _commit(
         self,

@@ -41,6 +41,9 @@ class ParsedDocument:
     # An envelope's control number the sender may not use twice (X12 ISA13): shared by every
     # document of that envelope. A reused key refuses them all (DUP-003).
     control_key: str | None = None
+    # Who the envelope says sent it (X12 ISA06, EDIFACT UNB sender): must be the carrier's own
+    # identifier for this format (config/carriers.toml `senders`).
+    envelope_sender: str | None = None
 
 
 @dataclass(**RECORD)

@@ -88,7 +88,12 @@ class X12Parser:
                 )
             else:
                 documents += [
-                    ParsedDocument(document=d, location=location, control_key=control_key)
+                    ParsedDocument(
+                        document=d,
+                        location=location,
+                        control_key=control_key,
+                        envelope_sender=theirs.sender_id,
+                    )
                     for d in item.result
                 ]
             report.documents[item.position] = list(range(start, len(documents)))
