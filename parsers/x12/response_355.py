@@ -68,17 +68,37 @@ def _render(
     partner = outcome.sender
     control = numbers(f"x12:isa:{partner}")
     gs_control = numbers(f"x12:gs:{partner}")
-    full = _write(report, theirs, their_gs_id, echo, outcome, control, gs_control, full=True)
-    problems = validate_355(full.decode("ascii"))
-    if not problems:
-        return full
+    attempts = (
+        (echo, True),  # the sender's own M10/P4/M11 repeated back
+        (_safe_echo(echo), True),  # a refused set's echo may itself be invalid: keep the
+        (Echo(m10=(), p4=()), False),  # reasons, drop what it sent; last: status only
+    )
+    problems: list[str] = []
+    for shown, full in attempts:
+        body = _write(report, theirs, their_gs_id, shown, outcome, control, gs_control, full=full)
+        problems = validate_355(body.decode("ascii"))
+        if not problems:
+            return body
     log.error(
-        "our 355 did not validate; sending the minimal one",
+        "no 355 variant validated; sending the minimal one",
         problems=problems,
         submission_id=outcome.submission_id,
         nomor_aju=outcome.nomor_aju,
     )
-    return _write(report, theirs, their_gs_id, echo, outcome, control, gs_control, full=False)
+    return body
+
+
+def _safe_echo(echo: Echo) -> Echo:
+    """Only the M10/P4 elements the 355 requires, taken over where they look plain."""
+    m10 = tuple(
+        v if i in (0, 2, 4, 5) and re.fullmatch(r"[A-Z0-9 .-]{1,28}", v) else ""
+        for i, v in enumerate(echo.m10[:6])
+    )
+    p4 = tuple(
+        v if i == 0 and re.fullmatch(r"[A-Z0-9]{1,10}", v) else ""
+        for i, v in enumerate(echo.p4[:1])
+    )
+    return Echo(m10=m10, p4=p4)
 
 
 def _write(
