@@ -122,7 +122,7 @@ def _write(
     w.seg(
         "GS",
         "SO",
-        GATEWAY_ID,
+        outcome.office_code or GATEWAY_ID,
         their_gs_id or theirs.sender_id or "UNKNOWN",
         f"{at:%Y%m%d}",
         f"{at:%H%M}",
