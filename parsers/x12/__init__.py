@@ -25,13 +25,17 @@ from parsers.x12.acks import Echo, X12Report
 from parsers.x12.envelope import Envelope, decode, read
 from parsers.x12.segments import Segment, TransactionSet
 from parsers.x12.validation import served, validate
-from parsers.x12.verdicts import GroupVerdict, SegmentError, SetVerdict, from_envelope
+from parsers.x12.verdicts import (
+    GroupVerdict,
+    SetVerdict,
+    from_envelope,
+    group_findings,
+    interchange_findings,
+)
 
 ZoneForOffice = Callable[[str], ZoneInfo | None]
 
 _GUESSED_TYPE = {"323": DocumentType.RKSP, "309": DocumentType.INWARD_MANIFEST}
-# TA1 note codes that refuse everything inside the interchange.
-_REFUSING_TA1 = {"001", "021", "023", "024", "025"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -114,40 +118,13 @@ class X12Parser:
     def _envelope_findings(envelope: Envelope) -> list[Finding]:
         found = []
         for interchange in envelope.interchanges:
-            for error in interchange.errors:
-                if error.level == "isa":
-                    found.append(
-                        finding(
-                            "X12-002",
-                            ack=error.code,
-                            detail=error.message,
-                            location=Location(line=error.line),
-                        )
-                    )
-                    continue
-                # A segment fault outside any transaction set: reported like one inside.
-                verdict = SetVerdict(set_id="-", control_number="-", line=error.line or 0)
-                verdict.segments.append(
-                    SegmentError(
-                        segment_id=error.segment_id or "?",
-                        position=error.position or 0,
-                        code=error.code,
-                        line=error.line,
-                        message=error.message,
-                    )
-                )
-                found += verdict.findings()
+            found += interchange_findings(interchange.errors, refusing_only=False)
+            # A segment fault outside any transaction set: reported like one inside.
+            loose = SetVerdict(set_id="-", control_number="-", line=0)
+            from_envelope([e for e in interchange.errors if e.level == "seg"], loose)
+            found += loose.findings()
             for group in interchange.groups:
-                for error in group.errors:
-                    found.append(
-                        finding(
-                            "X12-003",
-                            group=group.group.control_number,
-                            ack=error.code,
-                            detail=error.message,
-                            location=Location(line=error.line),
-                        )
-                    )
+                found += group_findings(group.group.control_number, group.errors)
         return found
 
     @staticmethod
@@ -229,29 +206,9 @@ class X12Parser:
     ) -> list[Finding]:
         isa_index, gs_index, _ = item.position
         interchange = envelope.interchanges[isa_index]
-        found: list[Finding] = []
-        for error in interchange.errors:
-            if error.code in _REFUSING_TA1:
-                found.append(
-                    finding(
-                        "X12-002",
-                        ack=error.code,
-                        detail=error.message,
-                        location=Location(line=error.line),
-                    )
-                )
+        found = interchange_findings(interchange.errors, refusing_only=True)
         group = report.groups[(isa_index, gs_index)]
-        for error in interchange.groups[gs_index].errors:
-            if error.level == "gs":
-                found.append(
-                    finding(
-                        "X12-003",
-                        group=group.control_number,
-                        ack=error.code,
-                        detail=error.message,
-                        location=Location(line=error.line),
-                    )
-                )
+        found += group_findings(group.control_number, interchange.groups[gs_index].errors)
         verdict = verdicts[item.position]
         if verdict.status == "R":
             found += verdict.findings()

@@ -54,29 +54,18 @@ class SetVerdict:
 
     def findings(self) -> tuple[Finding, ...]:
         found = []
-        for code, message in zip(self.codes, self.messages, strict=False):
+        for n, code in enumerate(self.codes):
+            message = self.messages[n] if n < len(self.messages) else ""
             found.append(
                 finding(
                     "X12-004",
                     set_id=self.set_id,
                     control=self.control_number,
                     ack=code,
-                    detail=message,
+                    detail=message or _AK502.get(code, "see the 997"),
                     location=Location(line=self.line, path=f"ST {self.control_number}"),
                 )
             )
-        if len(self.codes) > len(self.messages):
-            for code in self.codes[len(self.messages) :]:
-                found.append(
-                    finding(
-                        "X12-004",
-                        set_id=self.set_id,
-                        control=self.control_number,
-                        ack=code,
-                        detail=_AK502.get(code, "see the 997"),
-                        location=Location(line=self.line, path=f"ST {self.control_number}"),
-                    )
-                )
         for segment in self.segments:
             where = Location(
                 line=segment.line, path=f"{segment.segment_id} at position {segment.position}"
@@ -188,3 +177,31 @@ _AK403 = {
     "9": "invalid time",
     "10": "exclusion condition violated",
 }
+
+
+def interchange_findings(errors: list[EnvelopeError], *, refusing_only: bool) -> list[Finding]:
+    """TA1-level faults as findings (only those that refuse the interchange, if asked)."""
+    return [
+        finding("X12-002", ack=e.code, detail=e.message, location=Location(line=e.line))
+        for e in errors
+        if e.level == "isa" and (not refusing_only or e.code in REFUSING_TA1)
+    ]
+
+
+def group_findings(control_number: str, errors: list[EnvelopeError]) -> list[Finding]:
+    """AK905-level faults as findings."""
+    return [
+        finding(
+            "X12-003",
+            group=control_number,
+            ack=e.code,
+            detail=e.message,
+            location=Location(line=e.line),
+        )
+        for e in errors
+        if e.level == "gs"
+    ]
+
+
+# TA1 note codes that refuse everything inside the interchange.
+REFUSING_TA1 = {"001", "021", "023", "024", "025"}
