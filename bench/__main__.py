@@ -1,4 +1,4 @@
-"""``python -m bench [--only filedrop|manifest] [--files N] [--pos N] [--workers N]``.
+"""``python -m bench [--only filedrop|manifest|x12] [--files N] [--pos N] [--bills N] ...``.
 
 Exit status 0 when every target is met, 1 otherwise.
 """
@@ -11,15 +11,18 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import filedrop, manifest
+from bench import filedrop, manifest, x12
 from bench.common import print_machine, print_table, verdict
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=("filedrop", "manifest"), help="run one benchmark")
+    parser.add_argument("--only", choices=("filedrop", "manifest", "x12"), help="run one benchmark")
     parser.add_argument("--files", type=int, default=2000, help="RKSP files to drop (2000)")
     parser.add_argument("--pos", type=int, default=10000, help="pos in the manifest (10000)")
+    parser.add_argument(
+        "--bills", type=int, default=10000, help="bills (LX loops) in the X12 309 (10000)"
+    )
     parser.add_argument(
         "--workers", type=int, default=None, help="gateway worker threads (default: config)"
     )
@@ -39,8 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dirs")
     args = parser.parse_args(argv)
-    if args.files < 1 or args.pos < 1 or args.repeat < 1:
-        parser.error("--files, --pos and --repeat must be at least 1")
+    if args.files < 1 or args.pos < 1 or args.bills < 1 or args.repeat < 1:
+        parser.error("--files, --pos, --bills and --repeat must be at least 1")
     return args
 
 
@@ -99,6 +102,36 @@ def main(argv: list[str] | None = None) -> int:
                 [
                     "manifest median",
                     f"{statistics.median(walls):.2f} s, {statistics.median(rss):.0f} MB",
+                    "",
+                    "",
+                ]
+            )
+    if args.only in (None, "x12"):
+        ratios, nets, x12_rss = [], [], []
+        for n in runs:
+            xr = x12.run(args.bills, profile=args.profile and n == args.repeat, keep=args.keep)
+            ok &= xr.ok
+            ratios.append(xr.ratio)
+            nets.append(xr.net_ratio)
+            x12_rss.append(xr.ours.peak_rss_mb)
+            summary.append(
+                [
+                    _label("x12", n, args.repeat),
+                    f"{xr.ours.wall_seconds:.2f} s vs pyx12 {xr.pyx12.wall_seconds:.2f} s: "
+                    f"ratio {xr.ratio:.2f} (net {xr.net_ratio:.2f}), "
+                    f"{xr.ours.peak_rss_mb:.0f} MB, {xr.bills} bills, "
+                    f"{sum(o.startswith('REGISTERED BC 1.1') for o in xr.outcomes)}/{xr.sets} "
+                    "sets REGISTERED",
+                    f"ratio <= {x12.TARGET_RATIO}, < {x12.TARGET_RSS_MB:.0f} MB, BC 1.1",
+                    verdict(xr.ok),
+                ]
+            )
+        if args.repeat > 1:
+            summary.append(
+                [
+                    "x12 median",
+                    f"ratio {statistics.median(ratios):.2f} (net {statistics.median(nets):.2f}), "
+                    f"{statistics.median(x12_rss):.0f} MB",
                     "",
                     "",
                 ]

@@ -22,9 +22,9 @@ from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
 from parsers.base import Format, ParsedDocument, ParseResult
 from parsers.x12.acks import Echo, X12Report
-from parsers.x12.envelope import Envelope, decode, read
+from parsers.x12.envelope import Envelope, Stream, decode, read
 from parsers.x12.segments import Segment, TransactionSet
-from parsers.x12.validation import served, validate
+from parsers.x12.validation import SetKey, Verdict, served, validate_streaming
 from parsers.x12.verdicts import (
     GroupVerdict,
     SetVerdict,
@@ -61,14 +61,17 @@ class X12Parser:
         if len(data) > max_bytes:
             raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
         text = decode(data)
-        envelope = Envelope()
-        report = X12Report(envelope=envelope)
-        mapped = []
-        for transaction in read(text, envelope):
-            item = self._map(transaction, envelope, self.zone_for_office)
-            report.echoes[item.position] = echo_of(transaction)
-            mapped.append(item)
-        verdicts = self._verdicts(text, envelope, report)
+        read_once = self._read_once(text) if _all_served(text) else None
+        if read_once is not None:
+            envelope, report, mapped, checked = read_once
+        else:  # a group without a map: pyx12 cannot run over the whole file
+            envelope = Envelope()
+            report = X12Report(envelope=envelope)
+            mapped = []
+            for transaction in read(text, envelope):
+                mapped.append(self._take(transaction, envelope, report))
+            checked = {}
+        verdicts = self._verdicts(envelope, report, checked)
         documents: list[ParsedDocument] = []
         for item in mapped:
             refusal = self._refusal(envelope, report, verdicts, item)
@@ -153,16 +156,50 @@ class X12Parser:
             result=result,
         )
 
+    def _take(self, transaction: TransactionSet, envelope: Envelope, report: X12Report) -> _Mapped:
+        item = self._map(transaction, envelope, self.zone_for_office)
+        report.echoes[item.position] = echo_of(transaction)
+        return item
+
+    def _read_once(
+        self, text: str
+    ) -> tuple[Envelope, X12Report, list[_Mapped], dict[SetKey, Verdict]] | None:
+        """pyx12 validates and our envelope pass and mapping ride along, segment by segment:
+        the file is tokenised once. None when pyx12 stops (the caller reads it on its own)."""
+        envelope = Envelope()
+        report = X12Report(envelope=envelope)
+        mapped: list[_Mapped] = []
+        stream = Stream(envelope, text[3], text[104], text[105])
+        failure: list[BaseException] = []
+
+        def on_segment(segment: object | None, errors: list[object]) -> None:
+            if failure:
+                return
+            try:  # pyx12's driver swallows what its callback raises: keep it for later
+                done = stream.segment(segment) if segment is not None else stream.close()
+                stream.errors(errors)
+                errors.clear()
+                if done is not None:
+                    mapped.append(self._take(done, envelope, report))
+            except BaseException as exc:
+                failure.append(exc)
+
+        checked = validate_streaming(text, on_segment)
+        if failure:
+            raise failure[0]
+        if checked is None:
+            return None
+        return envelope, report, mapped, checked
+
     @staticmethod
     def _verdicts(
-        text: str, envelope: Envelope, report: X12Report
+        envelope: Envelope, report: X12Report, checked: dict[SetKey, Verdict]
     ) -> dict[tuple[int, int, int], SetVerdict]:
         serving = {
             (i, g): served(isa.interchange.version, grp.group.version, grp.group.functional_id)
             for i, isa in enumerate(envelope.interchanges)
             for g, grp in enumerate(isa.groups)
         }
-        checked = validate(text) if serving and all(serving.values()) else {}
         out = {}
         for i, isa in enumerate(envelope.interchanges):
             for g, grp in enumerate(isa.groups):
@@ -268,3 +305,22 @@ def echo_of(transaction: TransactionSet) -> Echo:
     if arrival is not None:
         p4 = (arrival.get(3), eta.get(2) if eta else "", "", "", eta.get(3) if eta else "")
     return Echo(m10=m10, p4=p4)
+
+
+def _all_served(text: str) -> bool:
+    """Whether every functional group in the file is one we have a map for (a quick look)."""
+    if len(text) < 106 or not text.startswith("ISA"):
+        return False
+    element, terminator = text[3], text[105]
+    version, groups = "", 0
+    for raw in text.split(terminator):
+        segment = raw.strip()
+        if segment.startswith("ISA" + element):
+            fields = segment.split(element)
+            version = fields[12] if len(fields) > 12 else ""
+        elif segment.startswith("GS" + element):
+            fields = segment.split(element)
+            if len(fields) < 9 or not served(version, fields[8], fields[1]):
+                return False
+            groups += 1
+    return groups > 0

@@ -97,24 +97,42 @@ def read(text: str, envelope: Envelope) -> Iterator[TransactionSet]:
         raise DocumentError(
             [finding("X12-001", detail=str(exc), location=Location(line=1))]
         ) from exc
-    envelope.element_separator = reader.ele_term
-    envelope.component_separator = reader.subele_term
-    envelope.segment_terminator = reader.seg_term
-    state = _State(envelope)
+    stream = Stream(envelope, reader.ele_term, reader.subele_term, reader.seg_term)
     for raw in reader:
-        state.line += 1
         if raw.get_seg_id() == "ST":
             # pyx12 checks LX numbering only in 837s (its own driver switches it per map).
             reader.check_837_lx = raw.get_value("ST01") == "837"
-        done = state.take(raw.get_seg_id(), raw)
-        state.attach(reader.pop_errors())
+        done = stream.segment(raw)
+        stream.errors(reader.pop_errors())
         if done is not None:
             yield done
     reader.cleanup()
-    state.attach(reader.pop_errors())
-    leftover = state.close()
+    stream.errors(reader.pop_errors())
+    leftover = stream.close()
     if leftover is not None:
         yield leftover
+
+
+class Stream:
+    """The envelope pass, fed one pyx12 segment at a time (by our reader or by pyx12's
+    validation run), with the reader's findings for that segment after it."""
+
+    def __init__(self, envelope: Envelope, element: str, component: str, terminator: str) -> None:
+        envelope.element_separator = element
+        envelope.component_separator = component
+        envelope.segment_terminator = terminator
+        self._state = _State(envelope)
+
+    def segment(self, raw: Any) -> TransactionSet | None:
+        """Take a segment; returns the transaction set it completes, if any."""
+        self._state.line += 1
+        return self._state.take(raw.get_seg_id(), raw)
+
+    def errors(self, errors: list[Any]) -> None:
+        self._state.attach(errors)
+
+    def close(self) -> TransactionSet | None:
+        return self._state.close()
 
 
 class _State:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyx12.errors
 import pyx12.map_index
@@ -43,26 +45,52 @@ def served(icvn: str, version: str, functional_id: str) -> bool:
 
 
 SetKey = tuple[str, str]  # (GS06, ST02)
+Verdict = tuple[str, list[str], list[SegmentError]]  # AK501, AK502s, AK3/AK4s
 
 
-def validate(text: str) -> dict[SetKey, tuple[str, list[str], list[SegmentError]]]:
-    """Run pyx12 over ``text`` (only groups we serve); per set: AK501, AK502s, AK3/AK4s."""
+def validate_streaming(
+    text: str, on_segment: Callable[[Any, list[Any]], None]
+) -> dict[SetKey, Verdict] | None:
+    """Validate and hand every segment to ``on_segment(segment, errors)`` in the same pass.
+
+    ``errors`` are the reader's findings for that segment (control numbers, counts, HL...),
+    taken from pyx12's reader as its driver consumes them; the caller empties the list.
+    Findings left after the last segment are in the list the last call saw. Returns None when
+    pyx12 stops (a group without a map): the caller reads the file on its own instead.
+    """
     out = io.StringIO()
+    pending: list[Any] = []
+    teed: list[Any] = []
+
+    def callback(segment: Any, reader: Any, _node: Any, _valid: bool) -> None:
+        if not teed:  # the reader is made inside the driver: tee its findings once
+            original = reader.pop_errors
+
+            def tee() -> Any:
+                found = original()
+                pending.extend(found)
+                return found
+
+            reader.pop_errors = tee
+            teed.append(reader)
+        on_segment(segment, pending)
+
     try:
         pyx12.x12n_document.x12n_document(
-            _params(), io.StringIO(text), out, None, map_path=str(MAP_PATH)
+            _params(), io.StringIO(text), out, None, map_path=str(MAP_PATH), callback=callback
         )
     except pyx12.errors.EngineError:
-        return {}
+        return None
+    on_segment(None, pending)  # findings of the end of file (missing trailers)
     return read_ack(out.getvalue())
 
 
-def read_ack(ack: str) -> dict[SetKey, tuple[str, list[str], list[SegmentError]]]:
+def read_ack(ack: str) -> dict[SetKey, Verdict]:
     """Per (GS06, ST02): status, set-level codes and segment errors from a 997/999."""
     if len(ack) < 106:
         return {}
     element, terminator = ack[3], ack[105]
-    verdicts: dict[SetKey, tuple[str, list[str], list[SegmentError]]] = {}
+    verdicts: dict[SetKey, Verdict] = {}
     group = ""
     current: SetKey | None = None
     segments: list[SegmentError] = []
