@@ -79,6 +79,27 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Duplikat: interchange {control} (ISA13) sudah diterima dari pengirim ini.",
         "Duplicate: interchange {control} (ISA13) was already received from this sender.",
     ),
+    # UN/EDIFACT envelope and syntax (the CONTRL code is in each message)
+    "EDI-001": (
+        "Bukan interchange EDIFACT yang dapat dibaca: {detail}.",
+        "Not a readable EDIFACT interchange: {detail}.",
+    ),
+    "EDI-002": (
+        "Interchange ditolak (CONTRL {ack}): {detail}.",
+        "The interchange is refused (CONTRL {ack}): {detail}.",
+    ),
+    "EDI-003": (
+        "Message {reference} ditolak (CONTRL {ack}): {detail}.",
+        "Message {reference} is refused (CONTRL {ack}): {detail}.",
+    ),
+    "EDI-004": (
+        "Segmen {segment} pada posisi {position} salah (CONTRL {ack}): {detail}.",
+        "Segment {segment} at position {position} is wrong (CONTRL {ack}): {detail}.",
+    ),
+    "EDI-005": (
+        "Message {type} tidak dilayani gateway ini.",
+        "The message {type} is not served by this gateway.",
+    ),
     # Sender and office
     "SND-001": (
         "Pengirim {sender} tidak terdaftar.",
