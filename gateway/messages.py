@@ -202,6 +202,39 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Susunan transaksi tidak sesuai pedoman X12: {detail}.",
         "The transaction set does not follow the X12 guide: {detail}.",
     ),
+    # UN/EDIFACT messages (docs/formats/edifact.md): what the message definitions cannot check
+    "EDI-101": (
+        "Pesan EDIFACT {message} tidak diterima: gateway menerima CUSREP (RKSP/JKSP) dan CUSCAR "
+        "(manifes).",
+        "EDIFACT message {message} is not accepted: the gateway takes CUSREP (RKSP/JKSP) and "
+        "CUSCAR (manifest).",
+    ),
+    "EDI-102": (
+        "Segmen atau elemen {segment} wajib ada: {detail}.",
+        "Segment or element {segment} is required: {detail}.",
+    ),
+    "EDI-103": (
+        "Nilai '{value}' pada {element} tidak sah: {detail}.",
+        "The value '{value}' in {element} is not valid: {detail}.",
+    ),
+    "EDI-104": (
+        "LOC+22 '{value}' bukan kode kantor pabean 6 digit.",
+        "LOC+22 '{value}' is not a 6-digit customs office code.",
+    ),
+    "EDI-105": (
+        "Rujukan {reference} tidak menunjuk ke data lain dalam pesan.",
+        "The reference {reference} does not point to other data in the message.",
+    ),
+    "EDI-106": (
+        "Susunan pesan tidak sesuai pedoman EDIFACT: {detail}.",
+        "The message does not follow the EDIFACT guide: {detail}.",
+    ),
+    "EDI-107": (
+        "Fungsi pesan BGM 1225 '{function}' tidak diterima: 9 (asli), 4 (perubahan) atau 5 "
+        "(penggantian).",
+        "Message function BGM 1225 '{function}' is not accepted: 9 (original), 4 (change) or 5 "
+        "(replace).",
+    ),
 }
 
 

@@ -62,6 +62,8 @@ from handlers import DEFAULT_RULES, Rule, RuleContext, evaluate
 from handlers.registration import accepted_status, registration_kind
 from parsers import detect_format
 from parsers.base import AckRenderer, Format, ParsedDocument, Parser, ParseResult
+from parsers.edifact import EdifactParser
+from parsers.edifact.acks import EdifactAckRenderer
 from parsers.x12 import X12Parser
 from parsers.x12.acks import X12AckRenderer
 from parsers.xml import XmlParser
@@ -135,10 +137,12 @@ class Pipeline:
         self.parsers: Mapping[Format, Parser] = parsers or {
             Format.XML: XmlParser(),
             Format.X12: X12Parser(zone_for_office=self._office_zone),
+            Format.EDIFACT: EdifactParser(zone_for_office=self._office_zone),
         }
         self.ack_renderers: Mapping[Format, AckRenderer] = {
             Format.XML: XmlAckRenderer(),
             Format.X12: X12AckRenderer(),
+            Format.EDIFACT: EdifactAckRenderer(),
         }
         self.raw = RawFileStore(settings.raw_dir)
         self.queue = JobQueue(db)

@@ -1,0 +1,144 @@
+"""UN/EDIFACT in: CUSREP (→ RKSP/JKSP) and CUSCAR (→ manifests, amendments).
+
+``EdifactParser.parse`` is pure: bytes in, canonical records and an :class:`EdifactReport`
+out. The interchange is read with pydifact's tokenizer (``envelope.py``); each message is
+checked against our message definitions (``structure.py``, ``schemas/edifact``) and mapped
+(``documents.py``). Every message becomes its own document: a record when the interchange
+and the message are sound, otherwise a refusal carrying the CONTRL codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from gateway.exceptions import DocumentError, SizeLimitError
+from gateway.messages import finding
+from gateway.model import Document, DocumentType, Finding, Location
+from parsers.base import Format, ParsedDocument, ParseResult
+from parsers.edifact.acks import EdifactReport
+from parsers.edifact.envelope import Envelope, EnvelopeError, check_charset, decode, read
+from parsers.edifact.segments import Message
+
+ZoneForOffice = Callable[[str], ZoneInfo | None]
+DEFINITIONS = Path(__file__).resolve().parents[2] / "schemas" / "edifact"
+_GUESSED_TYPE = {"CUSREP": DocumentType.RKSP, "CUSCAR": DocumentType.INWARD_MANIFEST}
+
+
+def served(message: Message) -> bool:
+    """Whether we have a definition for this message type and directory."""
+    return (DEFINITIONS / f"{message.type}.{message.version}{message.release}.json").exists()
+
+
+class EdifactParser:
+    format = Format.EDIFACT
+
+    def __init__(self, *, zone_for_office: ZoneForOffice | None = None) -> None:
+        self.zone_for_office = zone_for_office
+
+    def parse(self, data: bytes, *, max_bytes: int) -> ParseResult:
+        if len(data) > max_bytes:
+            raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
+        text = decode(data)
+        envelope = Envelope()
+        messages = read(text, envelope)
+        check_charset(text, envelope)
+        report = EdifactReport(envelope=envelope)
+        header = envelope.header
+        refusing = [
+            finding("EDI-002", ack=e.code, detail=e.message, location=Location(line=e.line))
+            for e in envelope.errors
+        ]
+        control_key = f"unb:{header.sender}:{header.reference}" if header else None
+        documents: list[ParsedDocument] = []
+        for index, message in enumerate(messages):
+            start = len(documents)
+            found = list(refusing)
+            found += self._message_findings(envelope.messages[index].errors, message)
+            structure = self._structure(message, report, index)
+            found += structure
+            location = Location(line=message.line, path=f"UNH {message.reference}")
+            mapped: list[Document] | None = None
+            if not found:
+                try:
+                    mapped = self._map(message)
+                except DocumentError as exc:
+                    found += exc.findings
+            if mapped is None:
+                documents.append(
+                    ParsedDocument(
+                        document=None,
+                        location=location,
+                        findings=tuple(found),
+                        document_type=_GUESSED_TYPE.get(message.type, DocumentType.UNKNOWN),
+                        office_code=message.recipient if message.recipient.isdigit() else None,
+                        control_key=control_key,
+                    )
+                )
+            else:
+                documents += [
+                    ParsedDocument(
+                        document=d,
+                        location=location,
+                        control_key=control_key,
+                        envelope_sender=header.sender if header else None,
+                    )
+                    for d in mapped
+                ]
+            report.documents[index] = list(range(start, len(documents)))
+        if not documents and refusing:
+            documents.append(
+                ParsedDocument(document=None, location=Location(line=1), findings=tuple(refusing))
+            )
+        return ParseResult(format=Format.EDIFACT, documents=tuple(documents), envelope=report)
+
+    @staticmethod
+    def _message_findings(errors: list[EnvelopeError], message: Message) -> list[Finding]:
+        return [
+            finding(
+                "EDI-003",
+                reference=message.reference,
+                ack=e.code,
+                detail=e.message,
+                location=Location(line=e.line),
+            )
+            for e in errors
+        ]
+
+    @staticmethod
+    def _structure(message: Message, report: EdifactReport, index: int) -> list[Finding]:
+        if not served(message):
+            kind = f"{message.type}:{message.version}:{message.release}"
+            report.structure[index] = [
+                EnvelopeError(level="UCM", code="15", message=f"{kind} is not served")
+            ]
+            return [finding("EDI-005", type=kind, location=Location(line=message.line))]
+        from parsers.edifact.structure import check  # our message definitions
+
+        problems = check(message)
+        report.structure[index] = [
+            EnvelopeError(
+                level="UCS", code=p.code, message=p.message, segment=p.tag, position=p.position
+            )
+            for p in problems
+        ]
+        return [
+            finding(
+                "EDI-004",
+                segment=p.tag,
+                position=p.position,
+                ack=p.code,
+                detail=p.message,
+                location=Location(path=f"{p.tag} at position {p.position}"),
+            )
+            for p in problems
+        ]
+
+    def _map(self, message: Message) -> list[Document]:
+        from parsers.edifact.documents import to_documents  # the message mappers
+
+        return to_documents(message, zone_for_office=self.zone_for_office)
+
+
+__all__ = ["EdifactParser"]

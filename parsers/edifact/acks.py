@@ -166,6 +166,7 @@ def render_cusres(
     w.seg("FTX", "AAI", "", "", str(outcome.status))
     if message_reference:
         w.seg("RFF", ["ACW", message_reference])
+    w.seg("RFF", ["ABE", outcome.nomor_aju])
     if outcome.registration is not None:
         registration = outcome.registration
         kind = "BC10" if registration.kind.value == "BC 1.0" else "BC11"

@@ -137,9 +137,10 @@ def _check_releases(text: str, characters: Characters, envelope: Envelope) -> No
         characters.segment_terminator,
         release,
     }
-    for match in re.finditer(re.escape(release) + "(.)", text, re.S):
+    start = 9 if text.startswith("UNA") else 0  # the UNA names the characters, unreleased
+    for match in re.finditer(re.escape(release) + "(.)", text[start:], re.S):
         if match.group(1) not in services:
-            line = text.count(characters.segment_terminator, 0, match.start()) + 1
+            line = text.count(characters.segment_terminator, 0, start + match.start()) + 1
             envelope.errors.append(
                 EnvelopeError(
                     level="UCI",
