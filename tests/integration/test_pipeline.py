@@ -160,7 +160,7 @@ def test_unreadable_files_are_refused_and_kept(make_gateway, clock: FakeClock) -
         b"": "FILE-001",
         b"   \n": "FILE-001",
         b"\x00\x01binary junk\xff": "FILE-004",
-        b"UNB+UNOA:2+DEMOLINE+DJBCPDE+261122:0101+1'": "FILE-005",
+        b'{"documentType": "RKSP"}': "FILE-005",
         b"ISA*00*          *00*          *ZZ*DEMOLINE~": "X12-001",
         b"<Rksp>" + b" " * 3000 + b"</Rksp>": "FILE-002",
         rksp()[:400]: "XML-001",
