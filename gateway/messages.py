@@ -76,8 +76,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The ISA06 sender {sender_id} is not carrier {sender}'s X12 identifier.",
     ),
     "DUP-003": (
-        "Duplikat: interchange {control} (ISA13) sudah diterima dari pengirim ini.",
-        "Duplicate: interchange {control} (ISA13) was already received from this sender.",
+        "Duplikat: nomor kendali interchange {control} sudah diterima dari pengirim ini.",
+        "Duplicate: interchange control number {control} was already received from this sender.",
     ),
     # UN/EDIFACT envelope and syntax (the CONTRL code is in each message)
     "EDI-001": (

@@ -116,12 +116,16 @@ def needs_contrl(report: EdifactReport) -> bool:
     )
 
 
-def render_contrl(report: EdifactReport, *, reference: int, at: datetime) -> bytes:
+def render_contrl(
+    report: EdifactReport, *, reference: int, at: datetime, duplicate: bool = False
+) -> bytes:
     envelope = report.envelope
     header = envelope.header
     w = _Writer()
     w.seg("UNH", "1", ["CONTRL", "D", "3", "UN"])
     uci = [e for e in envelope.errors if e.level in {"UCI", "UCF"}]
+    if duplicate:  # 26: duplicate detected (the UNB reference was used before)
+        uci.insert(0, EnvelopeError(level="UCI", code="26", message="duplicate interchange"))
     rejected = bool(uci)
     w.seg(
         "UCI",
@@ -211,9 +215,14 @@ class EdifactAckRenderer:
             return XmlAckRenderer().render(result, outcomes, numbers)
         partner = outcomes[0].sender
         files = []
-        if needs_contrl(report):
+        duplicate = bool(outcomes) and all(
+            any(f.code == "DUP-003" for f in o.findings) for o in outcomes
+        )
+        if needs_contrl(report) or duplicate:
             reference = numbers(f"edifact:unb:{partner}")
-            contrl = render_contrl(report, reference=reference, at=outcomes[0].decided_at)
+            contrl = render_contrl(
+                report, reference=reference, at=outcomes[0].decided_at, duplicate=duplicate
+            )
             files.append(
                 AckFile(kind="CONTRL", suffix="contrl.edi", body=contrl, document_index=None)
             )
