@@ -22,8 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from gateway.exceptions import ConfigurationError, DocumentError
-from gateway.messages import finding
+from gateway.exceptions import ConfigurationError
 from gateway.model import (
     Amendment,
     AmendmentKind,
@@ -54,6 +53,7 @@ from gateway.model import (
 )
 from gateway.model.findings import Location
 from parsers.edifact.segments import Message, Segment
+from parsers.refusal import Refused, refuse
 
 ZoneForOffice = Callable[[str], ZoneInfo | None]
 
@@ -87,16 +87,14 @@ MASTER_REFERENCES = ("MB", "MWB")  # RFF of a house bill naming its master bill
 SUPPORTING_DOCUMENT_CODES = {"BM": "705", "AWB": "740"}  # UN/ECE 1001 document codes
 
 
-class _Refused(Exception):
-    def __init__(self, code: str, at: Segment | None, **context: object) -> None:
-        super().__init__(code)
-        self.code = code
-        self.segment = at
-        self.context = context
+def _where(segment: Segment | None) -> Location | None:
+    if segment is None:
+        return None
+    return Location(line=segment.line, path=f"{segment.tag} at position {segment.position}")
 
 
 def _refuse(code: str, at: Segment | None, **context: object) -> NoReturn:
-    raise _Refused(code, at, **context)
+    refuse(code, _where(at), **context)
 
 
 def _missing(at: Segment | None, what: str, detail: str) -> NoReturn:
@@ -126,15 +124,8 @@ def to_documents(
         if message.type == "CUSCAR":
             return [_cuscar(body, context, first)]
         _refuse("EDI-101", first, message=f"{message.type}:{message.version}:{message.release}")
-    except _Refused as refused:
-        segment = refused.segment or first
-        location = (
-            Location(line=segment.line, path=f"{segment.tag} at position {segment.position}")
-            if segment is not None
-            else Location(line=message.line)
-        )
-        found = finding(refused.code, location=location, **refused.context)  # type: ignore[arg-type]
-        raise DocumentError([found]) from None
+    except Refused as refused:
+        raise refused.error(default=_where(first) or Location(line=message.line)) from None
 
 
 # ---------------------------------------------------------------- reading segments

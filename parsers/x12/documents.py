@@ -21,8 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn
 
-from gateway.exceptions import ConfigurationError, DocumentError
-from gateway.messages import finding
+from gateway.exceptions import ConfigurationError
 from gateway.model import (
     Amendment,
     AmendmentKind,
@@ -52,6 +51,7 @@ from gateway.model import (
     TransportMode,
 )
 from gateway.model.findings import Location
+from parsers.refusal import Refused, refuse
 from parsers.x12.segments import Segment, TransactionSet
 
 ZoneForOffice = Callable[[str], tzinfo | None]
@@ -75,16 +75,14 @@ OFFICE_CODE = re.compile(r"\d{6}")
 POS_NUMBER = re.compile(r"\d{12}|\d{1,4}")
 
 
-class _Refused(Exception):
-    def __init__(self, code: str, at: Segment | None, **context: object) -> None:
-        super().__init__(code)
-        self.code = code
-        self.segment = at
-        self.context = context
+def _where(segment: Segment | None) -> Location | None:
+    if segment is None:
+        return None
+    return Location(line=segment.line, path=f"{segment.id} at position {segment.position}")
 
 
 def _refuse(code: str, at: Segment | None, **context: object) -> NoReturn:
-    raise _Refused(code, at, **context)
+    refuse(code, _where(at), **context)
 
 
 def _missing(segment: Segment | None, what: str, detail: str) -> NoReturn:
@@ -122,17 +120,12 @@ def to_documents(
         if transaction.set_id == "309":
             return _manifest_set(body, context)
         _refuse("X12-101", body.first, set_id=transaction.set_id)
-    except _Refused as refused:
-        segment = refused.segment or (transaction.segments[0] if transaction.segments else None)
-        location = (
-            Location(line=segment.line, path=f"{segment.id} at position {segment.position}")
-            if segment is not None
-            else Location(line=transaction.line)
-        )
+    except Refused as refused:
+        first = transaction.segments[0] if transaction.segments else None
         if refused.code == "X12-104":
-            location = Location(path="GS03")
-        found = finding(refused.code, location=location, **refused.context)  # type: ignore[arg-type]
-        raise DocumentError([found]) from None
+            refused.where = Location(path="GS03")
+        default = _where(first) or Location(line=transaction.line)
+        raise refused.error(default=default) from None
 
 
 # ---------------------------------------------------------------- reading segments
