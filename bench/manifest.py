@@ -148,30 +148,34 @@ def _process_command(file: Path) -> list[str]:
     return [*cli_command(), "process", str(file), "--partner", PARTNER, "--json"]
 
 
-def _phases(db_path: Path, child: ChildRun) -> tuple[list[tuple[str, float]], int]:
-    """Spawn -> received -> decided -> acks delivered -> exit, from the child's database."""
+def phases(
+    db_path: Path,
+    child: ChildRun,
+    *,
+    parse: str = "read, XML parse + XSD, records, rules",
+    acks: str = "numbering, inserts, acks, commit",
+) -> tuple[list[tuple[str, float]], int]:
+    """Spawn -> received -> last decided -> last ack delivered -> exit (child's database)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        received, decided = conn.execute(
-            "SELECT s.received_at, d.decided_at FROM submissions s "
-            "JOIN documents d ON d.submission_id = s.id ORDER BY s.id DESC LIMIT 1"
-        ).fetchone()
+        (received,) = conn.execute("SELECT MAX(received_at) FROM submissions").fetchone()
+        (decided,) = conn.execute("SELECT MAX(decided_at) FROM documents").fetchone()
         (delivered,) = conn.execute("SELECT MAX(delivered_at) FROM acks").fetchone()
         (pos_rows,) = conn.execute("SELECT COUNT(*) FROM manifest_pos").fetchone()
     finally:
         conn.close()
     marks = [
         ("spawn -> received (start-up, migrations, raw store)", child.started_ns),
-        ("received -> decided (read, XML parse + XSD, records, rules)", utc_ns(received)),
-        ("decided -> acks delivered (numbering, inserts, acks, commit)", utc_ns(decided)),
+        (f"received -> decided ({parse})", utc_ns(received)),
+        (f"decided -> acks delivered ({acks})", utc_ns(decided)),
         ("acks delivered -> exit (report, teardown)", utc_ns(delivered)),
         ("", child.ended_ns),
     ]
-    phases = []
+    out = []
     for (label, start), (_next, end) in itertools.pairwise(marks):
         if start is not None and end is not None:
-            phases.append((label, (end - start) / 1e9))
-    return phases, int(pos_rows)
+            out.append((label, (end - start) / 1e9))
+    return out, int(pos_rows)
 
 
 def run(pos: int, *, profile: bool = False, keep: bool = False) -> ManifestResult:
@@ -226,7 +230,7 @@ def run(pos: int, *, profile: bool = False, keep: bool = False) -> ManifestResul
         _check(result, child)
         if child.exit_code == 0 or child.results:
             try:
-                result.phases, result.pos_rows = _phases(run_dir / "data" / "gateway.db", child)
+                result.phases, result.pos_rows = phases(run_dir / "data" / "gateway.db", child)
             except Exception as exc:  # a diagnostic only
                 result.problems.append(f"cannot read the gateway database: {exc}")
             if result.pos_rows and result.pos_rows != pos:

@@ -19,9 +19,7 @@ cProfile of that call.
 from __future__ import annotations
 
 import functools
-import itertools
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -30,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, print_table, top_functions, utc_ns, verdict
+from bench.common import REPO_ROOT, print_table, top_functions, verdict
 from bench.generate import write_file
-from bench.manifest import ChildRun, _process_command, _run_child
+from bench.manifest import ChildRun, _process_command, _run_child, phases
 from bench.x12gen import count_bills, jakarta, manifest_309, set_sizes
 
 TARGET_RATIO = 1.5  # ours / pyx12 alone, wall time
@@ -156,7 +154,12 @@ def run(bills: int, *, profile: bool = False, keep: bool = False) -> X12Result:
         if ours.exit_code == 0 or ours.results:
             try:
                 database = work / "ours" / "data" / "gateway.db"
-                result.phases, result.pos_rows = _phases(database, ours)
+                result.phases, result.pos_rows = phases(
+                    database,
+                    ours,
+                    parse="X12 parse: pyx12 + envelope + mapping; rules",
+                    acks="numbering, inserts, 997/355, commit",
+                )
             except Exception as exc:  # a diagnostic only
                 result.problems.append(f"cannot read the gateway database: {exc}")
             if result.pos_rows != bills:
@@ -211,30 +214,6 @@ def _check_pyx12(result: X12Result, child: ChildRun, *, sets: int, label: str) -
         result.problems.append(
             f"pyx12 on the {label} file: exit {child.exit_code}, {report or child.stderr_tail}"
         )
-
-
-def _phases(db_path: Path, child: ChildRun) -> tuple[list[tuple[str, float]], int]:
-    """Spawn -> received -> last set decided -> last ack delivered -> exit (child's database)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        (received,) = conn.execute("SELECT MAX(received_at) FROM submissions").fetchone()
-        (decided,) = conn.execute("SELECT MAX(decided_at) FROM documents").fetchone()
-        (delivered,) = conn.execute("SELECT MAX(delivered_at) FROM acks").fetchone()
-        (pos_rows,) = conn.execute("SELECT COUNT(*) FROM manifest_pos").fetchone()
-    finally:
-        conn.close()
-    marks = [
-        ("spawn -> received (start-up, migrations, raw store)", child.started_ns),
-        ("received -> decided (X12 parse: pyx12 + envelope + mapping; rules)", utc_ns(received)),
-        ("decided -> acks delivered (numbering, inserts, 997/355, commit)", utc_ns(decided)),
-        ("acks delivered -> exit (report, teardown)", utc_ns(delivered)),
-        ("", child.ended_ns),
-    ]
-    phases = []
-    for (label, start), (_next, end) in itertools.pairwise(marks):
-        if start is not None and end is not None:
-            phases.append((label, (end - start) / 1e9))
-    return phases, int(pos_rows)
 
 
 # ---------------------------------------------------------------- our parser alone
