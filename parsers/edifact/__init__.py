@@ -18,7 +18,14 @@ from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
 from parsers.base import Format, ParsedDocument, ParseResult
 from parsers.edifact.acks import EdifactReport
-from parsers.edifact.envelope import Envelope, EnvelopeError, check_charset, decode, read
+from parsers.edifact.envelope import (
+    Envelope,
+    EnvelopeError,
+    check_charset,
+    check_recipient,
+    decode,
+    read,
+)
 from parsers.edifact.segments import Message
 
 ZoneForOffice = Callable[[str], ZoneInfo | None]
@@ -27,7 +34,9 @@ _GUESSED_TYPE = {"CUSREP": DocumentType.RKSP, "CUSCAR": DocumentType.INWARD_MANI
 
 
 def served(message: Message) -> bool:
-    """Whether we have a definition for this message type and directory."""
+    """Whether carriers may send this message type in this directory."""
+    if message.type not in _GUESSED_TYPE:  # CUSRES and CONTRL only go out
+        return False
     return (DEFINITIONS / f"{message.type}.{message.version}{message.release}.json").exists()
 
 
@@ -43,6 +52,7 @@ class EdifactParser:
         text = decode(data)
         envelope = Envelope()
         messages = read(text, envelope)
+        check_recipient(envelope)
         check_charset(text, envelope)
         report = EdifactReport(envelope=envelope)
         header = envelope.header
@@ -119,7 +129,13 @@ class EdifactParser:
         problems = check(message)
         report.structure[index] = [
             EnvelopeError(
-                level="UCS", code=p.code, message=p.message, segment=p.tag, position=p.position
+                level="UCS" if p.element is None else "UCD",
+                code=p.code,
+                message=p.message,
+                segment=p.tag,
+                position=p.position,
+                element=p.element,
+                component=p.component,
             )
             for p in problems
         ]

@@ -16,17 +16,21 @@ date, RFF ACW with the message it answers, and per finding ERP/ERC with FTX AAO 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.model.outcome import DocumentStatus, Outcome
 from parsers.base import AckFile, ControlNumbers, ParseResult
-from parsers.edifact.envelope import Envelope, EnvelopeError
+from parsers.edifact.envelope import GATEWAY_ID, Envelope, EnvelopeError, MessageReport
 from parsers.xml.acks import XmlAckRenderer
 
-GATEWAY_ID = "DJBCPDE"
-FTX_TEXT = 512  # an..512 per free-text component
+# C108 in D.95B-D.99B: up to five 4440 components of an..70 each; longer text takes more FTX.
+FTX_TEXT = 70
+FTX_PARTS = 5
+# "DTM at position 7": where an EDIFACT mapper located a finding (ERP C853 tag and position)
+_SEGMENT_PLACE = re.compile(r"\b([A-Z]{3}) at position (\d+)\b")
 
 
 @dataclass(kw_only=True, slots=True)
@@ -65,7 +69,7 @@ class _Writer:
                 [
                     "UNB",
                     f"{syntax}",
-                    f"{GATEWAY_ID}:ZZ",
+                    f"{GATEWAY_ID}:ZZZ",
                     f"{_escape(to)}:{to_qualifier}" if to_qualifier else _escape(to),
                     f"{at:%y%m%d}:{at:%H%M}",
                     str(reference),
@@ -119,11 +123,13 @@ def needs_contrl(report: EdifactReport) -> bool:
 def render_contrl(
     report: EdifactReport, *, reference: int, at: datetime, duplicate: bool = False
 ) -> bytes:
+    """CONTRL: UCI for the interchange; UCM per message (inside UCF when UNG groups are used),
+    with a UCS per segment in error and a UCD per data element in error."""
     envelope = report.envelope
     header = envelope.header
     w = _Writer()
     w.seg("UNH", "1", ["CONTRL", "D", "3", "UN"])
-    uci = [e for e in envelope.errors if e.level in {"UCI", "UCF"}]
+    uci = [e for e in envelope.errors if e.level == "UCI"]
     if duplicate:  # 26: duplicate detected (the UNB reference was used before)
         uci.insert(0, EnvelopeError(level="UCI", code="26", message="duplicate interchange"))
     rejected = bool(uci)
@@ -135,18 +141,19 @@ def render_contrl(
         "4" if rejected else "7",
         uci[0].code if uci else "",
     )
+    group_errors = [e for e in envelope.errors if e.level == "UCF"]
+    groups: dict[str | None, list[int]] = {}
     for index, message in enumerate(envelope.messages):
-        found = message.errors + report.structure.get(index, [])
-        w.seg(
-            "UCM",
-            message.reference,
-            message.type.split(":"),
-            "4" if found or rejected else "7",
-            found[0].code if found else "",
-        )
-        for error in found:
-            if error.position is not None and error.level == "UCS":
-                w.seg("UCS", str(error.position), error.code)
+        groups.setdefault(message.group, []).append(index)
+    for group, indexes in groups.items():
+        bad = rejected
+        if group is not None:
+            # 7 on UCI still lets a UCF say 4: this group (and its messages) rejected
+            bad = rejected or bool(group_errors)
+            code = group_errors[0].code if group_errors else (uci[0].code if uci else "")
+            w.seg("UCF", group, "", "", "4" if bad else "7", code)
+        for index in indexes:
+            _ucm(w, envelope.messages[index], report.structure.get(index, []), bad)
     w.seg("UNT", str(len(w.segments) + 1), "1")
     return w.interchange(
         syntax=_syntax(envelope),
@@ -158,6 +165,30 @@ def render_contrl(
     )
 
 
+def _ucm(
+    w: _Writer, message: MessageReport, structure: list[EnvelopeError], rejected: bool
+) -> None:
+    found = message.errors + structure
+    w.seg(
+        "UCM",
+        message.reference,
+        message.type.split(":"),
+        "4" if found or rejected else "7",
+        found[0].code if found else "",
+    )
+    by_segment: dict[int, list[EnvelopeError]] = {}
+    for error in found:
+        if error.position is not None:
+            by_segment.setdefault(error.position, []).append(error)
+    for position, errors in sorted(by_segment.items()):
+        segment_level = [e for e in errors if e.element is None]
+        w.seg("UCS", str(position), segment_level[0].code if segment_level else "")
+        for error in errors:
+            if error.element is not None:
+                where = [str(error.element), str(error.component or "")]
+                w.seg("UCD", error.code, where)
+
+
 def render_cusres(
     report: EdifactReport, outcome: Outcome, *, message_reference: str | None, reference: int
 ) -> bytes:
@@ -167,7 +198,10 @@ def render_cusres(
     accepted = outcome.status is not DocumentStatus.REFUSED
     w.seg("BGM", "962", outcome.nomor_aju, "29" if accepted else "27")
     w.seg("DTM", ["137", f"{at:%Y%m%d%H%M}", "203"])
-    w.seg("FTX", "AAI", "", "", str(outcome.status))
+    _free_text(w, "AAI", str(outcome.status))
+    for flag in outcome.flags:
+        _free_text(w, "AAI", f"FLAG {flag.detail or flag.code}", code=flag.code)
+    # SG3 RFF-DTM: the message answered, our nomor aju, the registration and its date
     if message_reference:
         w.seg("RFF", ["ACW", message_reference])
     w.seg("RFF", ["ABE", outcome.nomor_aju])
@@ -176,16 +210,16 @@ def render_cusres(
         kind = "BC10" if registration.kind.value == "BC 1.0" else "BC11"
         w.seg("RFF", ["ABT", f"{kind} {registration.number}"])
         w.seg("DTM", ["182", f"{registration.date:%Y%m%d}", "102"])
-    for flag in outcome.flags:
-        w.seg("FTX", "AAI", "", "", [f"FLAG {flag.detail or flag.code}"])
+    # SG4 ERP-ERC-FTX: one per finding, the place in the message when known
     for item in outcome.findings:
-        w.seg("ERP", "1")
-        w.seg("ERC", [item.code, item.severity.value])
         where = str(item.location) if item.location else ""
-        w.seg("FTX", "AAO", "", "", _chunks(item.message_id), "ID")
-        w.seg("FTX", "AAO", "", "", _chunks(item.message_en), "EN")
+        place = _SEGMENT_PLACE.search(item.location.path or "") if item.location else None
+        w.seg("ERP", "1", [place.group(1), place.group(2)] if place else "")
+        w.seg("ERC", item.code)
+        _free_text(w, "AAO", item.message_id, language="ID", code=item.severity.value)
+        _free_text(w, "AAO", item.message_en, language="EN", code=item.severity.value)
         if where:
-            w.seg("FTX", "AAO", "", "", _chunks(where))
+            _free_text(w, "AAO", where)
     w.seg("UNT", str(len(w.segments) + 1), "1")
     header = report.envelope.header
     return w.interchange(
@@ -198,10 +232,11 @@ def render_cusres(
     )
 
 
-def _chunks(text: str) -> list[str]:
-    """Free text in up to five components of 512 characters (FTX C108)."""
+def _free_text(w: _Writer, subject: str, text: str, *, language: str = "", code: str = "") -> None:
+    """FTX segments carrying ``text`` whole: five components of 70 characters each."""
     parts = [text[i : i + FTX_TEXT] for i in range(0, len(text), FTX_TEXT)] or [""]
-    return parts[:5]
+    for start in range(0, len(parts), FTX_PARTS):
+        w.seg("FTX", subject, "", code, parts[start : start + FTX_PARTS], language)
 
 
 class EdifactAckRenderer:

@@ -29,6 +29,8 @@ _OUTSIDE = {
     "UNOA": re.compile(f"[^{_LEVEL_A}]"),
     "UNOB": re.compile(f"[^a-z@\\[\\]_{{}}\\\\|~#${_LEVEL_A}]"),
 }
+# UNB S003 0010 every interchange must be addressed to (docs/formats/edifact.md).
+GATEWAY_ID = "DJBCPDE"
 CHARSETS = {
     "UNOA": "ascii",
     "UNOB": "ascii",
@@ -49,6 +51,8 @@ class EnvelopeError:
     line: int | None = None
     segment: str | None = None  # tag of the segment in error
     position: int | None = None  # position in the message (UNH = 1) or interchange
+    element: int | None = None  # data element position in the segment (CONTRL UCD)
+    component: int | None = None  # component position in the element (CONTRL UCD)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -56,6 +60,7 @@ class MessageReport:
     reference: str
     type: str  # CUSCAR:D:95B:UN
     line: int
+    group: str | None = None  # UNG 0048 of the group the message is in
     errors: list[EnvelopeError] = field(default_factory=list)
 
 
@@ -177,7 +182,7 @@ def _walk(raw: Sequence[Any], envelope: Envelope) -> list[Message]:
             in_message, unh_line = [], line
             ref = _get(elements, 1)
             kind = ":".join(_components(elements, 2)[:4])
-            report = MessageReport(reference=ref, type=kind, line=line)
+            report = MessageReport(reference=ref, type=kind, line=line, group=group)
             envelope.messages.append(report)
         if in_message is not None:
             in_message.append(
@@ -289,6 +294,22 @@ def _header(unb: tuple[str | tuple[str, ...], ...], envelope: Envelope) -> Inter
         ack_requested=_get(unb, 9) == "1",
         test=_get(unb, 11) == "1",
     )
+
+
+def check_recipient(envelope: Envelope) -> None:
+    """Interchanges for the gateway are addressed to it; anything else is CONTRL code 7."""
+    header = envelope.header
+    if header is not None and header.recipient != GATEWAY_ID:
+        envelope.errors.append(
+            EnvelopeError(
+                level="UCI",
+                code="7",
+                segment="UNB",
+                line=1,
+                message=f"interchange recipient {header.recipient!r} is not {GATEWAY_ID}, "
+                "the gateway's identification",
+            )
+        )
 
 
 def check_charset(text: str, envelope: Envelope) -> None:

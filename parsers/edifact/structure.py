@@ -137,8 +137,12 @@ def _codes() -> dict[str, list[str]]:
 
 @cache
 def definition(message_type: str, release: str) -> Definition | None:
-    """The definition of ``message_type`` (CUSCAR, CUSREP) in ``release`` (95B), or None."""
-    if not re.fullmatch(r"[A-Z]{6}", message_type) or not re.fullmatch(r"\d\d[A-Z]", release):
+    """The definition of ``message_type`` in ``release``, or None.
+
+    CUSCAR and CUSREP (95B, 99B) are what carriers send; CUSRES (99B) and CONTRL (3) are what
+    the gateway writes, defined so that tests hold our own output to the same check.
+    """
+    if not re.fullmatch(r"[A-Z]{6}", message_type) or not re.fullmatch(r"\d\d[A-Z]|\d", release):
         return None
     path = SCHEMAS / f"{message_type}.D{release}.json"
     if not path.is_file():
@@ -148,7 +152,7 @@ def definition(message_type: str, release: str) -> Definition | None:
     segments: dict[str, _SegmentSpec] = {}
     for tag, spec in raw["segments"].items():
         elements = [_element_spec(e, codes) for e in spec["elements"]]
-        if tag == "BGM":  # the document name code list depends on the message
+        if tag == "BGM" and "document_name_codes" in raw:  # the list depends on the message
             names = frozenset(codes[raw["document_name_codes"]])
             elements = [replace(e, codes=names) if e.id == "1001" else e for e in elements]
         segments[tag] = _SegmentSpec(layout=tuple(spec["layout"]), elements=tuple(elements))

@@ -39,6 +39,7 @@ CASES = {
     "UNZ count": (GOOD.replace("UNZ+1+", "UNZ+2+"), "UCI", "29"),
     "UNT count": (GOOD.replace("UNT+3+", "UNT+9+"), "UCM", "29"),
     "UNT reference": (GOOD.replace("UNT+3+M1", "UNT+3+M9"), "UCM", "28"),
+    "not addressed to the gateway": (GOOD.replace("DJBCPDE", "DJBCXYZ"), "UCI", "7"),
 }
 
 
