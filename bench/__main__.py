@@ -1,4 +1,4 @@
-"""``python -m bench [--only filedrop|manifest|x12] [--files N] [--pos N] [--bills N] ...``.
+"""``python -m bench [--only filedrop|manifest|x12|edifact] [--files N] [--pos N] [--bills N] ...``.
 
 Exit status 0 when every target is met, 1 otherwise.
 """
@@ -11,17 +11,25 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import filedrop, manifest, x12
+from bench import edifact, filedrop, manifest, x12
 from bench.common import print_machine, print_table, verdict
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=("filedrop", "manifest", "x12"), help="run one benchmark")
+    parser.add_argument(
+        "--only", choices=("filedrop", "manifest", "x12", "edifact"), help="run one benchmark"
+    )
     parser.add_argument("--files", type=int, default=2000, help="RKSP files to drop (2000)")
     parser.add_argument("--pos", type=int, default=10000, help="pos in the manifest (10000)")
     parser.add_argument(
         "--bills", type=int, default=10000, help="bills (LX loops) in the X12 309 (10000)"
+    )
+    parser.add_argument(
+        "--consignments",
+        type=int,
+        default=10000,
+        help="consignments (CNI groups) in the CUSCAR (10000)",
     )
     parser.add_argument(
         "--workers", type=int, default=None, help="gateway worker threads (default: config)"
@@ -42,8 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dirs")
     args = parser.parse_args(argv)
-    if args.files < 1 or args.pos < 1 or args.bills < 1 or args.repeat < 1:
-        parser.error("--files, --pos, --bills and --repeat must be at least 1")
+    if min(args.files, args.pos, args.bills, args.consignments, args.repeat) < 1:
+        parser.error("--files, --pos, --bills, --consignments and --repeat must be at least 1")
     return args
 
 
@@ -135,6 +143,28 @@ def main(argv: list[str] | None = None) -> int:
                     "",
                     "",
                 ]
+            )
+    if args.only in (None, "edifact"):
+        edifact_ratios = []
+        for n in runs:
+            er = edifact.run(args.consignments, keep=args.keep)
+            ok &= er.ok
+            edifact_ratios.append(er.ratio)
+            summary.append(
+                [
+                    _label("edifact", n, args.repeat),
+                    f"{er.ours.wall_seconds:.2f} s vs X12 {er.x12.wall_seconds:.2f} s: "
+                    f"ratio {er.ratio:.2f}, {er.ours.peak_rss_mb:.0f} MB, "
+                    f"{er.consignments} consignments, "
+                    f"{sum(o.startswith('REGISTERED BC 1.1') for o in er.outcomes)}/"
+                    f"{er.messages} messages REGISTERED",
+                    f"ratio <= {edifact.TARGET_RATIO}, < {x12.TARGET_RSS_MB:.0f} MB, BC 1.1",
+                    verdict(er.ok),
+                ]
+            )
+        if args.repeat > 1:
+            summary.append(
+                ["edifact median", f"ratio {statistics.median(edifact_ratios):.2f}", "", ""]
             )
     print(f"\n== summary ({time.monotonic() - t0:.0f} s) ==")
     print_table(["benchmark", "measured", "target", "verdict"], summary)
