@@ -15,10 +15,12 @@ import structlog
 from gateway.channels.base import Channel
 from gateway.channels.cli import CliChannel
 from gateway.channels.filedrop import FileDropChannel
+from gateway.channels.sftp_pull import SftpPullChannel
+from gateway.channels.sftp_server import SftpServerChannel
 from gateway.config import Settings
 from gateway.pipeline import Clock, Pipeline
 from gateway.reference import load_carriers, load_offices
-from gateway.storage import reference_store
+from gateway.storage import pull_endpoints, reference_store
 from gateway.storage.database import Database
 from gateway.worker import Worker, utc_now
 
@@ -43,9 +45,29 @@ class Gateway:
             poll_interval=settings.poll_interval_seconds,
             settle_seconds=settings.settle_seconds,
         )
+        # Built even when disabled: acks of earlier SFTP uploads still go to the outboxes.
+        self.sftp = SftpServerChannel(
+            root=settings.sftp_dir,
+            db=self.db,
+            clock=clock,
+            carriers=self.partners,
+            host=settings.sftp_host,
+            port=settings.sftp_port,
+            max_file_bytes=settings.max_file_bytes,
+            max_sessions_per_carrier=settings.sftp_max_sessions_per_carrier,
+            max_open_handles=settings.sftp_max_open_handles,
+            max_connections=settings.sftp_max_connections,
+            login_delay_seconds=settings.sftp_login_delay_seconds,
+            login_delay_max_seconds=settings.sftp_login_delay_max_seconds,
+            failed_login_limit=settings.sftp_failed_login_limit,
+            lockout_seconds=settings.sftp_lockout_seconds,
+        )
+        self.sftp_pull = SftpPullChannel(settings.pull_dir, endpoints=self._pull_endpoints)
         self.channels: dict[str, Channel] = {
             "filedrop": self.filedrop,
+            "sftp_pull": self.sftp_pull,
             "cli": CliChannel(settings.cli_dir),
+            "sftp": self.sftp,
         }
         self.pipeline = Pipeline(db=self.db, settings=settings, channels=self.channels, clock=clock)
         self.stop = threading.Event()
@@ -59,11 +81,17 @@ class Gateway:
             reference_store.seed(conn, offices, carriers, now=self.clock())
         log.info("reference data loaded", offices=len(offices), carriers=len(carriers))
 
+    def _pull_endpoints(self) -> list[pull_endpoints.PullEndpoint]:
+        with self.db.engine.connect() as conn:
+            return pull_endpoints.load(conn, enabled_only=True)
+
     def partners(self) -> list[str]:
         return sorted(self.pipeline.reference().carriers)
 
     def run(self) -> None:
         self.filedrop.prepare(self.partners())
+        # Bound before anything starts: a port in use stops the start-up with a clear message.
+        sftp_port = self.sftp.listen() if self.settings.sftp_enabled else None
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         swept = self.pipeline.raw.sweep_temporary(older_than=STALE_PART_SECONDS)
@@ -77,7 +105,20 @@ class Gateway:
                 daemon=True,
             ),
             threading.Thread(target=self._sweep, name="sweeper", daemon=True),
+            threading.Thread(
+                target=lambda: self.sftp_pull.run(self.pipeline.receive_many, self.stop),
+                name="sftp-pull",
+                daemon=True,
+            ),
         ]
+        if sftp_port is not None:
+            threads.append(
+                threading.Thread(
+                    target=lambda: self.sftp.run(self.pipeline.receive_many, self.stop),
+                    name="sftp",
+                    daemon=True,
+                )
+            )
         base_id = f"{socket.gethostname()}:{os.getpid()}"
         lease = timedelta(seconds=self.settings.lease_seconds)
         for n in range(self.settings.workers):
@@ -99,6 +140,8 @@ class Gateway:
             database=self.db.dialect,
             data_dir=str(self.settings.data_dir),
             drop=str(self.settings.drop_dir),
+            sftp_port=sftp_port,
+            sftp_host_key=self.sftp.host_key_fingerprint if sftp_port is not None else None,
             workers=self.settings.workers,
             requeued=requeued,
             partial_files_removed=swept,

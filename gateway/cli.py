@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from gateway.config import Settings, load_settings
 from gateway.exceptions import ConfigurationError, GatewayError
 from gateway.logs import configure_logging
 from gateway.reference import carrier_from_mapping
-from gateway.storage import reference_store
+from gateway.storage import credentials, reference_store
 from gateway.storage import submissions as store
 
 
@@ -57,11 +58,19 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 def run(ctx: click.Context) -> None:
     """Start the gateway: file drop, workers, sweeper (until Ctrl-C or SIGTERM)."""
     gateway = _open(ctx)
+    settings = gateway.settings
     click.echo(
-        f"PDE Gateway: drop files into {gateway.settings.drop_dir}/<CARRIER>/in/, "
+        f"PDE Gateway: drop files into {settings.drop_dir}/<CARRIER>/in/, "
         f"responses appear in .../out/  (database: {gateway.db.dialect})",
         err=True,
     )
+    if settings.sftp_enabled:
+        port = settings.sftp_port or "<port in the log>"
+        click.echo(
+            f"SFTP: sftp -P {port} CARRIER@{settings.sftp_host}"
+            "  (keys: pde-gateway partners keys add CARRIER --key FILE.pub)",
+            err=True,
+        )
     gateway.run()
 
 
@@ -225,7 +234,155 @@ def partners_add(
     except sa.exc.IntegrityError as exc:
         raise click.ClickException(f"cannot add {carrier.code}: {exc.orig}") from exc
     gateway.filedrop.prepare([carrier.code])
+    gateway.sftp.prepare([carrier.code])
     click.echo(f"added {carrier.code} ({carrier.name}), aju code {carrier.aju_code}")
+
+
+@partners.group("keys")
+def partners_keys() -> None:
+    """SSH public keys a carrier logs in to the SFTP server with."""
+
+
+def _carrier_code(gateway: Gateway, code: str) -> str:
+    carrier = code.upper()
+    if carrier not in gateway.pipeline.reference().carriers:
+        raise click.ClickException(f"no carrier {carrier} / tidak ada pengangkut {carrier}")
+    return carrier
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (containers)
+        return f"cli:uid{os.getuid()}"
+
+
+def _key_lines(key: str) -> list[str]:
+    """``--key``: a .pub file (every key line in it) or the key line itself."""
+    path = Path(key).expanduser()
+    if "\n" not in key and len(key) < 4096 and path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"cannot read {path}: {exc}") from exc
+        lines = [ln.strip() for ln in text.splitlines()]
+        found = [ln for ln in lines if ln and not ln.startswith("#")]
+        if not found:
+            raise click.ClickException(f"{path} holds no key")
+        return found
+    return [key]
+
+
+@partners_keys.command("add")
+@click.argument("carrier")
+@click.option("--key", "key", required=True, help="A .pub file or an 'ssh-ed25519 AAAA...' line.")
+@click.option("--comment", default=None, help="Instead of the key's own comment.")
+@click.pass_context
+def partners_keys_add(ctx: click.Context, carrier: str, key: str, comment: str | None) -> None:
+    """Let CARRIER log in to the SFTP server with a public key."""
+    gateway = _open(ctx)
+    code = _carrier_code(gateway, carrier)
+    try:
+        keys = [credentials.parse_public_key(line) for line in _key_lines(key)]
+        with gateway.db.transaction() as conn:
+            added = [
+                credentials.add_key(
+                    conn, code, k, comment=comment, now=gateway.clock(), actor=_actor()
+                )
+                for k in keys
+            ]
+    except credentials.CredentialError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for credential in added:
+        click.echo(f"added {credential.key_type} {credential.fingerprint} for {code}")
+
+
+@partners_keys.command("revoke")
+@click.argument("carrier")
+@click.argument("fingerprint")
+@click.pass_context
+def partners_keys_revoke(ctx: click.Context, carrier: str, fingerprint: str) -> None:
+    """Revoke one of CARRIER's keys by its SHA256 fingerprint (see `keys list`)."""
+    gateway = _open(ctx)
+    code = _carrier_code(gateway, carrier)
+    wanted = fingerprint if fingerprint.startswith("SHA256:") else f"SHA256:{fingerprint}"
+    with gateway.db.transaction() as conn:
+        done = credentials.revoke_key(conn, code, wanted, now=gateway.clock(), actor=_actor())
+    if not done:
+        raise click.ClickException(f"{code} has no active key {wanted}")
+    click.echo(f"revoked {wanted} of {code}")
+
+
+@partners_keys.command("list")
+@click.argument("carrier")
+@click.option("--all", "include_revoked", is_flag=True, help="Revoked credentials too.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def partners_keys_list(
+    ctx: click.Context, carrier: str, include_revoked: bool, as_json: bool
+) -> None:
+    """CARRIER's SFTP credentials (keys, and whether a password is set)."""
+    gateway = _open(ctx)
+    code = _carrier_code(gateway, carrier)
+    with gateway.db.engine.connect() as conn:
+        found = credentials.list_credentials(conn, code, include_revoked=include_revoked)
+    rows = [
+        {
+            "kind": c.kind,
+            "key_type": c.key_type,
+            "fingerprint": c.fingerprint,
+            "comment": c.comment,
+            "created_at": c.created_at.isoformat(timespec="seconds"),
+            "revoked_at": c.revoked_at.isoformat(timespec="seconds") if c.revoked_at else None,
+        }
+        for c in found
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"{code} has no SFTP credentials / {code} belum punya kredensial SFTP")
+    for row in rows:
+        what = f"{row['key_type']} {row['fingerprint']}" if row["kind"] == "ssh-key" else "password"
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        click.echo(f"{what}  {row['comment'] or ''}  added {row['created_at']}  {state}")
+
+
+@partners.group("password")
+def partners_password() -> None:
+    """The optional SFTP password of a carrier (stored only as an argon2id hash)."""
+
+
+@partners_password.command("set")
+@click.argument("carrier")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def partners_password_set(ctx: click.Context, carrier: str, password_stdin: bool) -> None:
+    """Set (or replace) CARRIER's SFTP password."""
+    gateway = _open(ctx)
+    code = _carrier_code(gateway, carrier)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with gateway.db.transaction() as conn:
+            credentials.set_password(conn, code, password, now=gateway.clock(), actor=_actor())
+    except credentials.CredentialError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password set for {code}")
+
+
+@partners_password.command("clear")
+@click.argument("carrier")
+@click.pass_context
+def partners_password_clear(ctx: click.Context, carrier: str) -> None:
+    """Remove CARRIER's SFTP password (keys keep working)."""
+    gateway = _open(ctx)
+    code = _carrier_code(gateway, carrier)
+    with gateway.db.transaction() as conn:
+        done = credentials.clear_password(conn, code, now=gateway.clock(), actor=_actor())
+    click.echo(f"password cleared for {code}" if done else f"{code} had no password")
 
 
 @main.group()

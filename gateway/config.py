@@ -30,6 +30,17 @@ class Settings:
     log_level: str = "INFO"
     offices_file: Path = REPO_ROOT / "config" / "offices.toml"
     carriers_file: Path = REPO_ROOT / "config" / "carriers.toml"
+    # The embedded SFTP server (gateway/channels/sftp_server.py); port 0 picks a free port.
+    sftp_enabled: bool = True
+    sftp_host: str = "127.0.0.1"
+    sftp_port: int = 2222
+    sftp_max_sessions_per_carrier: int = 8
+    sftp_max_open_handles: int = 16
+    sftp_max_connections: int = 64
+    sftp_login_delay_seconds: float = 0.5
+    sftp_login_delay_max_seconds: float = 8.0
+    sftp_failed_login_limit: int = 10
+    sftp_lockout_seconds: float = 900.0
 
     @property
     def raw_dir(self) -> Path:
@@ -43,8 +54,29 @@ class Settings:
     def cli_dir(self) -> Path:
         return self.data_dir / "cli"
 
+    @property
+    def pull_dir(self) -> Path:
+        """Acknowledgments waiting to be pushed to carriers' own SFTP servers."""
+        return self.data_dir / "pull"
+
+    @property
+    def sftp_dir(self) -> Path:
+        return self.data_dir / "sftp"
+
 
 _PATH_KEYS = {"data_dir", "offices_file", "carriers_file"}
+_INT_KEYS = {
+    "max_file_bytes",
+    "workers",
+    "sftp_port",
+    "sftp_max_sessions_per_carrier",
+    "sftp_max_open_handles",
+    "sftp_max_connections",
+    "sftp_failed_login_limit",
+}
+_BOOL_KEYS = {"sftp_enabled"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def load_settings(
@@ -89,10 +121,26 @@ def _convert(name: str, value: Any, base: Path) -> Any:
         if name in _PATH_KEYS:
             p = Path(str(value)).expanduser()
             return p if p.is_absolute() else (base / p).resolve()
-        if name in {"max_file_bytes", "workers"}:
+        if name in _INT_KEYS:
+            if isinstance(value, bool):
+                raise ValueError("a number is needed")
             return int(value)
+        if name in _BOOL_KEYS:
+            return _as_bool(value)
         if name.endswith("_seconds"):
             return float(value)
         return str(value)
     except ValueError as exc:
         raise ConfigurationError(f"setting {name}: {value!r} is not valid ({exc})") from exc
+
+
+def _as_bool(value: Any) -> bool:
+    # TOML gives a real bool; an environment variable gives text.
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("expected true or false")

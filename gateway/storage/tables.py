@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -200,3 +201,40 @@ jobs = Table(
     UniqueConstraint("kind", "ref"),
 )
 Index("ix_jobs_claim", jobs.c.status, jobs.c.run_after, jobs.c.id)
+
+# Who may log in to the embedded SFTP server: SSH public keys and at most one active password
+# hash per carrier. Rows are revoked, never deleted, so the audit trail can still name a key.
+partner_credentials = Table(
+    "partner_credentials",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("carrier_code", ForeignKey("carriers.code"), nullable=False, index=True),
+    Column("kind", String(10), nullable=False),  # ssh-key, password
+    Column("key_type", String(40)),  # ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa
+    Column("public_key", Text),  # base64 of the key blob, as in an OpenSSH .pub line
+    Column("fingerprint", String(100)),  # SHA256:..., as ssh-keygen -l prints it
+    Column("password_hash", Text),  # argon2id, PHC string format
+    Column("comment", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    UniqueConstraint("carrier_code", "fingerprint"),
+)
+
+# Carriers that host their own SFTP server: the gateway polls it (issue 5, SFTP pull).
+pull_endpoints = Table(
+    "pull_endpoints",
+    metadata,
+    Column("carrier_code", ForeignKey("carriers.code"), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("username", String(100), nullable=False),
+    Column("private_key_path", Text, nullable=False),
+    Column("host_key_type", String(40), nullable=False),
+    Column("host_key", Text, nullable=False),  # pinned: base64 blob
+    Column("remote_inbox", Text, nullable=False),
+    Column("remote_outbox", Text, nullable=False),
+    Column("remote_done", Text),  # NULL: delete a file once it is durable here
+    Column("poll_seconds", Float, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -79,6 +79,9 @@ def gateway_env(data_dir: Path, **settings: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PDE_GATEWAY_")}
     env["PDE_GATEWAY_DATA_DIR"] = str(data_dir)
     env["PDE_GATEWAY_LOG_FORMAT"] = "json"
+    # A free SFTP port per gateway (logged as sftp_port in "gateway started"): gateways of
+    # tests running side by side, or next to `make run`, never fight over 2222.
+    env["PDE_GATEWAY_SFTP_PORT"] = "0"
     env["PYTHONUNBUFFERED"] = "1"
     for key, value in settings.items():
         env[f"PDE_GATEWAY_{key.upper()}"] = str(value)

@@ -41,7 +41,10 @@ def test_migrate_twice_is_harmless(db: Database) -> None:
     assert db.revision() == SCHEMA_REVISION
     db.migrate()
     with db.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert (
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            == SCHEMA_REVISION
+        )
 
 
 def test_counter_counts_from_one_without_gaps(db: Database) -> None:

@@ -1,0 +1,1310 @@
+"""The gateway's own SFTP server: one account per carrier, ``/inbox`` up, ``/outbox`` down.
+
+Built on paramiko's server mode. Per connection::
+
+    accept ──▶ _Connection (ServerInterface): who is it (key or password), login slow-down,
+               │                              sessions per carrier
+               ▼ "sftp" subsystem
+             _SftpSession (SFTPServer): CLOSE, status texts, aborts
+               │
+               ▼
+             _CarrierFiles (SFTPServerInterface): one carrier's virtual tree
+               ├── _Upload   (a file being written into /inbox)
+               └── _Download (a file being read from /outbox)
+
+**The tree.** A carrier sees ``/``, ``/inbox`` and ``/outbox`` and nothing else; on disk they
+are ``<data_dir>/sftp/<CARRIER>/{inbox,outbox}``. Every client path goes through
+:func:`resolve_path`, which normalises it against ``/`` (so ``..`` stops at the carrier's root
+and an absolute path is a path inside the tree), refuses control characters and backslashes,
+and accepts at most ``/<area>/<name>``: there are no sub-folders to make, so there is nothing to
+escape through. Files are opened with ``O_NOFOLLOW`` and checked to be regular files whose
+real path is inside the area, so a symlink put there by anyone else is never followed;
+clients cannot make symlinks at all.
+
+**When a file is taken.** An upload enters the pipeline when the client closes its handle
+(SSH_FXP_CLOSE), and the OK for that CLOSE is only sent once ``intake`` has returned, i.e.
+once the bytes are durable in the raw store and recorded: an acknowledged close is a received
+file. A file uploaded under a temporary name (``filedrop.TEMPORARY``: ``*.part``, ``*.tmp``, a
+leading dot...) stays in ``/inbox`` after its close and is taken when it is renamed to a final
+name. A taken file is removed from ``/inbox``; its receipt and response appear in ``/outbox``
+(``deliver``).
+
+**Aborted uploads.** paramiko's ``SFTPServer.finish_subsystem`` calls ``close()`` on every
+handle still open when the connection drops, which would look like a finished upload. Here
+``close()`` never ingests: only a CLOSE request from the client does (``_Upload.finish``), and
+``_SftpSession.finish_subsystem`` marks the handles still open as aborted before paramiko
+closes them, so their partial files are deleted and audited as aborted. A file with a final
+name found in an inbox at start-up was never acknowledged (its CLOSE was not answered), so it
+is deleted too; temporary names are kept for the carrier to rename or delete.
+
+**Too large.** A write that would take a file past ``max_file_bytes`` is refused with
+SFTP_FAILURE and a bilingual message; every later write on that handle and its CLOSE are
+refused the same way and the partial file is deleted (cut with an error, nothing is
+processed, the refusal is audited). Keeping the bytes to produce a FILE-002 response, as the
+file drop does, would let one session fill the disk.
+
+**Logins.** Public keys (``partner_credentials``) and, if set, a password (argon2id hash).
+Failures are counted per (user, peer address): after three, each failure is answered after
+a delay that doubles up to a cap; past ``sftp_failed_login_limit`` that user is refused from
+that address for ``sftp_lockout_seconds``, right key or not. Each connection may open one
+SFTP session; a carrier may hold ``sftp_max_sessions_per_carrier`` at once and each session
+``sftp_max_open_handles`` open files.
+
+**Audit.** Logins (success and failure), refused sessions, uploads (with the submission),
+aborted and refused uploads, downloads and deletions go to ``audit_log`` with actor
+``sftp:<user>``.
+
+paramiko internals used (checked by the SFTP acceptance tests): ``SFTPServer._process`` and
+``_send_status`` (to answer CLOSE ourselves and put our own text into status replies) and
+``file_table``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import posixpath
+import re
+import socket
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import paramiko
+import sqlalchemy as sa
+import structlog
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from paramiko.common import (
+    AUTH_FAILED,
+    AUTH_SUCCESSFUL,
+    OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED,
+    OPEN_SUCCEEDED,
+)
+from paramiko.sftp import (
+    CMD_CLOSE,
+    SFTP_BAD_MESSAGE,
+    SFTP_FAILURE,
+    SFTP_NO_SUCH_FILE,
+    SFTP_OK,
+    SFTP_OP_UNSUPPORTED,
+    SFTP_PERMISSION_DENIED,
+)
+
+from gateway.channels.base import Channel, Inbound, Intake
+from gateway.channels.filedrop import PARTNER_FOLDER, TEMPORARY
+from gateway.exceptions import ConfigurationError, TransientError
+from gateway.storage import credentials
+from gateway.storage.database import Database
+from gateway.storage.raw_files import write_file
+from gateway.storage.submissions import PendingAck, audit_row, insert_rows
+from gateway.storage.tables import audit_log
+
+log = structlog.get_logger("gateway.channels.sftp")
+
+AREAS = ("inbox", "outbox")
+INBOX, OUTBOX = AREAS
+MAX_NAME_BYTES = 255
+# C0, DEL and C1 controls: a name that could rewrite a terminal or a log line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Failed logins answered at once, before the slow-down starts.
+FREE_FAILURES = 3
+# Handshake and login must be done within these, or the connection is closed.
+HANDSHAKE_SECONDS = 15.0
+AUTH_SECONDS = 30.0
+# How long shutdown waits for uploads being handed to the pipeline.
+DRAIN_SECONDS = 10.0
+_GUARD_MAX_ENTRIES = 10_000
+
+BANNER = (
+    "Gateway PDE DJBC: hanya untuk pengangkut yang terdaftar; semua akses dicatat.\r\n"
+    "DJBC PDE Gateway: registered carriers only; all access is logged.\r\n"
+)
+
+# What the carrier reads in SFTP status replies: Indonesian / English.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "received": (
+        "Diterima sebagai pengajuan {submission}; tanda terima dan tanggapan menyusul di /outbox.",
+        "Received as submission {submission}; the receipt and response follow in /outbox.",
+    ),
+    "too-large": (
+        "Berkas melebihi batas {limit} byte; unggahan dihentikan dan tidak diproses.",
+        "The file is over the limit of {limit} bytes; the upload is cut and not processed.",
+    ),
+    "bad-name": (
+        "Nama berkas tidak sah (karakter kendali, garis miring terbalik atau terlalu panjang).",
+        "Invalid file name (control characters, backslash or too long).",
+    ),
+    "no-such-path": (
+        "Tidak ada; yang tersedia hanya /inbox dan /outbox.",
+        "No such path; there are only /inbox and /outbox.",
+    ),
+    "no-such-file": ("Berkas tidak ada.", "No such file."),
+    "upload-only": (
+        "Folder /inbox hanya untuk mengunggah; berkas yang diunggah tidak dapat dibaca kembali.",
+        "The /inbox folder is for uploading only; uploaded files cannot be read back.",
+    ),
+    "read-only": (
+        "Folder /outbox hanya untuk mengunduh dan menghapus.",
+        "The /outbox folder is for downloading and deleting only.",
+    ),
+    "files-only": (
+        "Berkas hanya dapat diunggah ke /inbox atau diunduh dari /outbox.",
+        "Files can only be uploaded into /inbox or downloaded from /outbox.",
+    ),
+    "no-folders": (
+        "Folder tidak dapat dibuat, dihapus atau diubah.",
+        "Folders cannot be created, removed or changed.",
+    ),
+    "no-links": ("Tautan (link) tidak diizinkan.", "Links are not allowed."),
+    "no-append": (
+        "Melanjutkan unggahan tidak didukung; unggah ulang seluruh berkas.",
+        "Resuming an upload is not supported; upload the whole file again.",
+    ),
+    "busy": (
+        "Berkas {name} sedang diunggah atau diproses oleh sesi lain.",
+        "The file {name} is being uploaded or taken by another session.",
+    ),
+    "exists": ("Berkas {name} sudah ada.", "The file {name} already exists."),
+    "rename-rules": (
+        "Ganti nama hanya di /inbox, dari nama sementara (.part, .tmp, diawali titik).",
+        "Rename only in /inbox, from a temporary name (.part, .tmp, leading dot).",
+    ),
+    "too-many-handles": (
+        "Terlalu banyak berkas terbuka dalam sesi ini (batas {limit}).",
+        "Too many open files in this session (limit {limit}).",
+    ),
+    "unavailable": (
+        "Gateway sementara tidak dapat menerima berkas; berkas ini TIDAK diterima, kirim ulang.",
+        "The gateway cannot take files right now; this file was NOT received, send it again.",
+    ),
+    "failed": (
+        "Kesalahan pada gateway; berkas ini TIDAK diterima, kirim ulang.",
+        "Gateway error; this file was NOT received, send it again.",
+    ),
+}
+
+
+def message(key: str, **fields: object) -> str:
+    indonesian, english = MESSAGES[key]
+    return f"{indonesian.format(**fields)} / {english.format(**fields)}"
+
+
+# -- paths -------------------------------------------------------------------------------
+
+
+class PathRefused(Exception):
+    """A client path the tree does not have or does not allow; ``code`` is the SFTP status."""
+
+    def __init__(self, code: int, key: str, **fields: object) -> None:
+        self.code = code
+        self.text = message(key, **fields)
+        super().__init__(self.text)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VirtualPath:
+    """A place in a carrier's tree: the root, an area, or a file in an area."""
+
+    area: str | None = None
+    name: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "/" + "/".join(p for p in (self.area, self.name) if p)
+
+
+def resolve_path(path: str) -> VirtualPath:
+    """Canonicalise a client path into the carrier's tree, or raise :class:`PathRefused`.
+
+    ``..`` cannot climb above ``/`` (POSIX normalisation against the root), a relative path is
+    relative to ``/`` (the login directory), and only ``/``, ``/inbox``, ``/outbox`` and one
+    file name below an area exist.
+    """
+    if _CONTROL.search(path) or "\\" in path:
+        raise PathRefused(SFTP_PERMISSION_DENIED, "bad-name")
+    parts = [p for p in posixpath.normpath(posixpath.join("/", path)).split("/") if p]
+    if not parts:
+        return VirtualPath()
+    if parts[0] not in AREAS or len(parts) > 2:
+        raise PathRefused(SFTP_NO_SUCH_FILE, "no-such-path")
+    if len(parts) == 1:
+        return VirtualPath(area=parts[0])
+    name = parts[1]
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise PathRefused(SFTP_PERMISSION_DENIED, "bad-name")
+    return VirtualPath(area=parts[0], name=name)
+
+
+class CarrierTree:
+    """Where one carrier's virtual tree is on disk; every real path is checked to stay inside."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def prepare(self) -> None:
+        for area in AREAS:
+            (self.root / area).mkdir(parents=True, exist_ok=True)
+
+    def area_dir(self, area: str) -> Path:
+        return self.root / area
+
+    def real(self, where: VirtualPath) -> Path:
+        """The real path of ``where`` (which may not exist yet), inside the tree."""
+        if where.area is None:
+            return self.root
+        folder = self.area_dir(where.area)
+        if where.name is None:
+            return folder
+        target = folder / where.name
+        # The name is one component, so only a link could lead out: resolve and compare.
+        inside = os.path.realpath(folder)
+        if os.path.dirname(os.path.realpath(target)) != inside:
+            raise PathRefused(SFTP_NO_SUCH_FILE, "no-such-file")
+        return target
+
+    def regular_file(self, where: VirtualPath) -> tuple[Path, os.stat_result]:
+        """An existing regular file (never a link, folder, device...) at ``where``."""
+        path = self.real(where)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            raise PathRefused(SFTP_NO_SUCH_FILE, "no-such-file") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise PathRefused(SFTP_NO_SUCH_FILE, "no-such-file")
+        return path, st
+
+
+# -- the channel -------------------------------------------------------------------------
+
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+class SftpServerChannel(Channel):
+    """The SFTP server as a channel: ``run`` serves until ``stop``; ``deliver`` fills outboxes."""
+
+    name = "sftp"
+    family = "pde"
+
+    def __init__(
+        self,
+        *,
+        root: Path,
+        db: Database,
+        clock: Clock,
+        carriers: Callable[[], Iterable[str]],
+        host: str,
+        port: int,
+        max_file_bytes: int,
+        max_sessions_per_carrier: int,
+        max_open_handles: int,
+        max_connections: int,
+        login_delay_seconds: float,
+        login_delay_max_seconds: float,
+        failed_login_limit: int,
+        lockout_seconds: float,
+    ) -> None:
+        self.root = root
+        self.db = db
+        self.clock = clock
+        self.carriers = carriers
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None  # the bound port once listening (port 0 picks one)
+        self.max_file_bytes = max_file_bytes
+        self.max_open_handles = max_open_handles
+        self.max_connections = max_connections
+        self.guard = LoginGuard(
+            delay=login_delay_seconds,
+            max_delay=login_delay_max_seconds,
+            limit=failed_login_limit,
+            lockout=lockout_seconds,
+        )
+        self._sessions = _Slots(max_sessions_per_carrier)
+        self._lock = threading.Lock()
+        self._claimed: set[tuple[str, str]] = set()
+        self._connections: dict[threading.Thread, paramiko.Transport | None] = {}
+        self._busy = threading.Condition()
+        self._in_flight = 0
+        self._listener: socket.socket | None = None
+        self._host_key: paramiko.PKey | None = None
+        self._intake: Intake | None = None
+        self.stopping = threading.Event()
+
+    # set-up
+
+    @property
+    def host_key_path(self) -> Path:
+        return self.root / "host_key"
+
+    def tree(self, carrier: str) -> CarrierTree:
+        return CarrierTree(self.root / carrier)
+
+    def prepare(self, partners: Iterable[str]) -> None:
+        for partner in partners:
+            self.tree(partner).prepare()
+
+    def listen(self) -> int:
+        """Load (or make) the host key, bind the port, tidy the inboxes; return the port."""
+        _route_paramiko_logs()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._host_key = load_or_create_host_key(self.host_key_path)
+        partners = list(self.carriers())
+        self.prepare(partners)
+        removed = self._remove_unacknowledged(partners)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            listener = socket.create_server((self.host, self.requested_port), family=family)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"SFTP server cannot listen on {self.host}:{self.requested_port}: {exc}"
+                " (set sftp_port, or sftp_enabled = false)"
+            ) from exc
+        listener.settimeout(0.5)
+        self._listener = listener
+        self.port = int(listener.getsockname()[1])
+        log.info(
+            "sftp server listening",
+            host=self.host,
+            port=self.port,
+            host_key=self.host_key_fingerprint,
+            unacknowledged_uploads_removed=removed,
+        )
+        return self.port
+
+    @property
+    def host_key_fingerprint(self) -> str | None:
+        key = self._host_key
+        return None if key is None else f"{key.get_name()} {credentials.fingerprint(key.asbytes())}"
+
+    def _remove_unacknowledged(self, partners: list[str]) -> int:
+        """Final-name files in inboxes: uploads whose CLOSE was never answered (see module doc)."""
+        removed = 0
+        for partner in partners:
+            inbox = self.tree(partner).area_dir(INBOX)
+            with os.scandir(inbox) as entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False) and not TEMPORARY.search(entry.name):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.path)
+                        removed += 1
+                        log.warning(
+                            "unacknowledged sftp upload removed", carrier=partner, file=entry.name
+                        )
+        return removed
+
+    # serving
+
+    def run(self, intake: Intake, stop: threading.Event) -> None:
+        if self._listener is None:
+            self.listen()
+        listener = self._listener
+        assert listener is not None
+        self._intake = intake
+        try:
+            while not stop.is_set():
+                try:
+                    sock, peer = listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError as exc:
+                    log.warning("sftp accept failed", error=str(exc))
+                    stop.wait(0.5)
+                    continue
+                self._start_connection(sock, peer)
+        finally:
+            self._shut_down(listener)
+
+    def _start_connection(self, sock: socket.socket, peer: Any) -> None:
+        address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        with self._lock:
+            crowded = len(self._connections) >= self.max_connections
+        if crowded:
+            log.warning("sftp connection refused: too many connections", peer=address)
+            sock.close()
+            return
+        thread = threading.Thread(
+            target=lambda: self._serve(sock, address), name=f"sftp-{address}", daemon=True
+        )
+        with self._lock:
+            self._connections[thread] = None
+        thread.start()
+
+    def _serve(self, sock: socket.socket, peer: str) -> None:
+        """One TCP connection, start to end (paramiko runs the protocol in its own threads)."""
+        transport: paramiko.Transport | None = None
+        connection = _Connection(self, peer)
+        try:
+            sock.settimeout(None)
+            transport = paramiko.Transport(sock)
+            transport.banner_timeout = HANDSHAKE_SECONDS
+            transport.handshake_timeout = HANDSHAKE_SECONDS
+            transport.auth_timeout = AUTH_SECONDS
+            assert self._host_key is not None
+            transport.add_server_key(self._host_key)
+            transport.set_subsystem_handler("sftp", _SftpSession, _CarrierFiles)
+            connection.transport = transport
+            with self._lock:
+                self._connections[threading.current_thread()] = transport
+            if self.stopping.is_set():
+                return
+            transport.start_server(server=connection)
+            transport.join()
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            # Scanners, health checks and clients that give up: not the gateway's problem.
+            log.info("sftp connection ended during handshake", peer=peer, error=str(exc))
+        except Exception:
+            log.exception("sftp connection crashed", peer=peer)
+        finally:
+            if transport is not None:
+                transport.close()
+            else:
+                sock.close()
+            connection.ended()
+            with self._lock:
+                self._connections.pop(threading.current_thread(), None)
+
+    def _shut_down(self, listener: socket.socket) -> None:
+        self.stopping.set()
+        listener.close()
+        with self._lock:
+            connections = dict(self._connections)
+        for transport in connections.values():
+            if transport is not None:
+                transport.close()
+        deadline = time.monotonic() + DRAIN_SECONDS
+        for thread in connections:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        with self._busy:
+            self._busy.wait_for(
+                lambda: self._in_flight == 0, timeout=max(0.0, deadline - time.monotonic())
+            )
+        log.info("sftp server stopped")
+
+    # helpers for the sessions
+
+    def claim(self, carrier: str, name: str) -> bool:
+        """Hold an inbox name: one upload, rename or removal of a name at a time."""
+        with self._lock:
+            if (carrier, name) in self._claimed:
+                return False
+            self._claimed.add((carrier, name))
+            return True
+
+    def release(self, carrier: str, name: str) -> None:
+        with self._lock:
+            self._claimed.discard((carrier, name))
+
+    @property
+    def max_sessions_per_carrier(self) -> int:
+        return self._sessions.limit
+
+    def session_slot(self, carrier: str) -> bool:
+        return self._sessions.acquire(carrier)
+
+    def release_session_slot(self, carrier: str) -> None:
+        self._sessions.release(carrier)
+
+    def take(self, *, carrier: str, source_name: str, fd: int) -> int:
+        """Hand an uploaded file (open descriptor, read from the start) to the pipeline."""
+        intake = self._intake
+        if intake is None:
+            raise TransientError("the SFTP server is not running")
+        with self._busy:
+            self._in_flight += 1
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            inbound = Inbound(
+                channel=self.name,
+                sender=carrier,
+                source_name=source_name,
+                # Every upload is an arrival of its own; a retried upload is a new submission.
+                intake_key=f"{carrier}/{source_name}:{uuid.uuid4().hex}",
+            )
+            with open(fd, "rb", closefd=False) as stream:
+                received = intake([(inbound, stream)])
+            return received[0].submission_id
+        finally:
+            with self._busy:
+                self._in_flight -= 1
+                self._busy.notify_all()
+
+    def audit(
+        self, action: str, user: str, *, submission_id: int | None = None, **detail: Any
+    ) -> None:
+        """One audit-trail row; a database outage is logged, not raised into the session."""
+        try:
+            with self.db.transaction() as conn:
+                insert_rows(
+                    conn,
+                    audit_log,
+                    [
+                        audit_row(
+                            at=self.clock(),
+                            actor=f"sftp:{printable(user)}"[:64],
+                            action=action,
+                            submission_id=submission_id,
+                            detail=detail,
+                        )
+                    ],
+                )
+        except (TransientError, sa.exc.SQLAlchemyError) as exc:
+            log.error("sftp audit row not written", action=action, user=user, error=str(exc))
+
+    def find_key(self, carrier: str, key: paramiko.PKey) -> credentials.Credential | None:
+        with self.db.engine.connect() as conn:
+            return credentials.find_key(conn, carrier, key.get_name(), key.asbytes())
+
+    def check_password(self, carrier: str, password: str) -> credentials.Credential | None:
+        with self.db.transaction() as conn:  # a hash with old parameters is re-hashed
+            return credentials.verify_password(conn, carrier, password)
+
+    # delivery
+
+    def deliver(self, ack: PendingAck) -> Path:
+        target = self.tree(ack.partner).area_dir(OUTBOX) / ack.file_name
+        write_file(target, ack.body, durable=False)
+        return target
+
+
+# -- logins ------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True, slots=True)
+class _Failures:
+    count: int
+    first: float
+    locked_until: float = 0.0
+
+
+class LoginGuard:
+    """Failed logins per (user, peer address): growing delay, then a lockout."""
+
+    def __init__(self, *, delay: float, max_delay: float, limit: int, lockout: float) -> None:
+        self.delay = delay
+        self.max_delay = max_delay
+        self.limit = limit
+        self.lockout = lockout
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str], _Failures] = {}
+
+    def locked(self, user: str, peer: str, *, now: float | None = None) -> bool:
+        at = time.monotonic() if now is None else now
+        with self._lock:
+            entry = self._seen.get((user, peer))
+            return entry is not None and entry.locked_until > at
+
+    def failed(self, user: str, peer: str, *, now: float | None = None) -> float:
+        """Count a failure; the delay to wait before answering it."""
+        at = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._seen) > _GUARD_MAX_ENTRIES:
+                self._forget_older_than(at - self.lockout)
+            entry = self._seen.get((user, peer))
+            if entry is None or (entry.locked_until <= at and at - entry.first > self.lockout):
+                entry = _Failures(count=0, first=at)
+                self._seen[(user, peer)] = entry
+            entry.count += 1
+            if entry.count >= self.limit:
+                entry.locked_until = at + self.lockout
+            over = entry.count - FREE_FAILURES
+            if over <= 0:
+                return 0.0
+            return float(min(self.delay * 2 ** (over - 1), self.max_delay))
+
+    def succeeded(self, user: str, peer: str) -> None:
+        with self._lock:
+            self._seen.pop((user, peer), None)
+
+    def _forget_older_than(self, cutoff: float) -> None:
+        for key in [
+            k for k, v in self._seen.items() if v.first < cutoff and v.locked_until < cutoff
+        ]:
+            del self._seen[key]
+
+
+class _Slots:
+    """Concurrent sessions per carrier."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._held: dict[str, int] = {}
+
+    def acquire(self, carrier: str) -> bool:
+        with self._lock:
+            if self._held.get(carrier, 0) >= self.limit:
+                return False
+            self._held[carrier] = self._held.get(carrier, 0) + 1
+            return True
+
+    def release(self, carrier: str) -> None:
+        with self._lock:
+            left = self._held.get(carrier, 0) - 1
+            if left > 0:
+                self._held[carrier] = left
+            else:
+                self._held.pop(carrier, None)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Login:
+    """A credential that passed; the login counts once the transport says it is authenticated
+    (paramiko asks about a public key before it checks the signature)."""
+
+    carrier: str
+    method: str
+    fingerprint: str | None
+
+
+class _Connection(paramiko.ServerInterface):
+    """One SSH connection: authentication, and the one SFTP session it may open."""
+
+    def __init__(self, service: SftpServerChannel, peer: str) -> None:
+        self.service = service
+        self.peer = peer
+        self.transport: paramiko.Transport | None = None
+        self._candidate: _Login | None = None
+        self.carrier: str | None = None  # set once the login is confirmed
+        self._slot = False
+        self._session_opened = False
+
+    # authentication
+
+    def get_banner(self) -> tuple[str | None, str | None]:
+        return BANNER, "en"
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey,password"
+
+    def check_auth_none(self, username: str) -> int:
+        # Every client starts with "none" to learn the methods: not a failed login.
+        return AUTH_FAILED
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        key_fingerprint = credentials.fingerprint(key.asbytes())
+        carrier = _carrier_code(username)
+        locked = carrier is not None and self.service.guard.locked(carrier, self.peer)
+        if carrier is None or locked:
+            return self._failed(username, "publickey", key_fingerprint, locked=locked)
+        try:
+            found = self.service.find_key(carrier, key)
+        except (TransientError, sa.exc.SQLAlchemyError) as exc:
+            log.error("sftp login check failed", user=carrier, error=str(exc))
+            return AUTH_FAILED
+        if found is None:
+            return self._failed(username, "publickey", key_fingerprint)
+        self._candidate = _Login(carrier=carrier, method="publickey", fingerprint=key_fingerprint)
+        return AUTH_SUCCESSFUL
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        carrier = _carrier_code(username)
+        locked = carrier is not None and self.service.guard.locked(carrier, self.peer)
+        if carrier is None or locked:
+            return self._failed(username, "password", None, locked=locked)
+        try:
+            found = self.service.check_password(carrier, password)
+        except (TransientError, sa.exc.SQLAlchemyError) as exc:
+            log.error("sftp login check failed", user=carrier, error=str(exc))
+            return AUTH_FAILED
+        if found is None:
+            return self._failed(username, "password", None)
+        self._candidate = _Login(carrier=carrier, method="password", fingerprint=None)
+        return AUTH_SUCCESSFUL
+
+    def _failed(self, username: str, method: str, key: str | None, *, locked: bool = False) -> int:
+        user = _carrier_code(username) or printable(username)[:40]
+        delay = self.service.guard.failed(user, self.peer)
+        self.service.audit(
+            "sftp_login_failed",
+            user,
+            peer=self.peer,
+            method=method,
+            fingerprint=key,
+            locked_out=locked or self.service.guard.locked(user, self.peer),
+        )
+        log.warning(
+            "sftp login failed",
+            user=user,
+            peer=self.peer,
+            method=method,
+            delay=delay,
+            locked=locked,
+        )
+        if delay:
+            # Only this connection waits; the answer is slow, the server is not.
+            self.service.stopping.wait(delay)
+        return AUTH_FAILED
+
+    def _confirm_login(self) -> str | None:
+        if self.carrier is not None:
+            return self.carrier
+        login = self._candidate
+        handler = None if self.transport is None else self.transport.auth_handler
+        # Not Transport.is_authenticated(): that is False again once the transport has closed.
+        if login is None or handler is None or not handler.is_authenticated():
+            return None
+        self.carrier = login.carrier
+        self.service.guard.succeeded(login.carrier, self.peer)
+        self.service.audit(
+            "sftp_login",
+            login.carrier,
+            peer=self.peer,
+            method=login.method,
+            fingerprint=login.fingerprint,
+        )
+        log.info("sftp login", carrier=login.carrier, peer=self.peer, method=login.method)
+        return login.carrier
+
+    # channels
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        carrier = self._confirm_login()
+        if kind != "session" or carrier is None:
+            return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        if self._session_opened:
+            return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        if not self.service.session_slot(carrier):
+            self.service.audit(
+                "sftp_session_refused",
+                carrier,
+                peer=self.peer,
+                reason="too many sessions",
+                limit=self.service.max_sessions_per_carrier,
+            )
+            log.warning("sftp session refused: too many sessions", carrier=carrier, peer=self.peer)
+            return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        self._slot = True
+        self._session_opened = True
+        return OPEN_SUCCEEDED
+
+    def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
+        if name != "sftp" or self.carrier is None:
+            return False
+        self.service.tree(self.carrier).prepare()
+        return bool(super().check_channel_subsystem_request(channel, name))
+
+    def ended(self) -> None:
+        if self._slot and self.carrier is not None:
+            self.service.release_session_slot(self.carrier)
+            self._slot = False
+        if self.carrier is None:
+            self._confirm_login()  # logged in but never opened a channel: still a login
+
+
+def _carrier_code(username: str) -> str | None:
+    code = username.strip().upper()
+    return code if PARTNER_FOLDER.match(code) else None
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (it goes into logs and the audit)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+# -- the SFTP session --------------------------------------------------------------------
+
+
+class _SftpSession(paramiko.SFTPServer):
+    """paramiko's SFTP server with our CLOSE, our status texts and abort detection."""
+
+    def _files(self) -> _CarrierFiles:
+        return cast(_CarrierFiles, self.server)
+
+    def _process(self, t: int, request_number: int, msg: paramiko.Message) -> None:
+        self._files().refusal = None
+        if t != CMD_CLOSE:
+            cast(Any, super())._process(t, request_number, msg)
+            return
+        handle_id = msg.get_binary()
+        if handle_id in self.folder_table:
+            del self.folder_table[handle_id]
+            self._send_status(request_number, SFTP_OK)
+            return
+        handle = self.file_table.pop(handle_id, None)
+        if handle is None:
+            self._send_status(request_number, SFTP_BAD_MESSAGE, "Invalid handle")
+            return
+        code, text = handle.finish() if isinstance(handle, _Upload) else (_close(handle), None)
+        self._send_status(request_number, code, text)
+
+    def _send_status(self, request_number: int, code: int, desc: str | None = None) -> None:
+        # paramiko sends a generic text for a bare status code; ours says why, in both
+        # languages (reset for every request in _process).
+        text = self._files().refusal
+        if desc is None and text:
+            desc = text
+        cast(Any, super())._send_status(request_number, code, desc)
+
+    def finish_subsystem(self) -> None:
+        # Handles still open when the session ends were not closed by the client: the
+        # connection dropped. paramiko is about to close() them; mark uploads as aborted first.
+        for handle in self.file_table.values():
+            if isinstance(handle, _Upload):
+                handle.aborted = True
+        super().finish_subsystem()
+
+
+def _close(handle: paramiko.SFTPHandle) -> int:
+    handle.close()
+    return SFTP_OK
+
+
+class _CarrierFiles(paramiko.SFTPServerInterface):
+    """The SFTP operations on one carrier's tree (one instance per SFTP session)."""
+
+    def __init__(self, server: paramiko.ServerInterface, *args: Any, **kwargs: Any) -> None:
+        super().__init__(server, *args, **kwargs)
+        connection = cast(_Connection, server)
+        assert connection.carrier is not None  # the subsystem is only granted after login
+        self.connection = connection
+        self.service = connection.service
+        self.carrier = connection.carrier
+        self.tree = self.service.tree(self.carrier)
+        self.open_handles = 0
+        # The text for the status reply being prepared (see _SftpSession._send_status).
+        self.refusal: str | None = None
+
+    def _guarded(self, action: Callable[[], T]) -> T | int:
+        try:
+            return action()
+        except PathRefused as refused:
+            self.refusal = refused.text
+            return refused.code
+        except OSError as exc:
+            log.warning("sftp file operation failed", carrier=self.carrier, error=str(exc))
+            return paramiko.SFTPServer.convert_errno(exc.errno or 0)
+
+    def audit(self, action: str, **detail: Any) -> None:
+        self.service.audit(action, self.carrier, peer=self.connection.peer, **detail)
+
+    # paths and listings
+
+    def canonicalize(self, path: str) -> str:
+        try:
+            return resolve_path(path).text
+        except PathRefused as refused:
+            # paramiko answers an exception here with SFTP_FAILURE, carrying this text.
+            self.refusal = refused.text
+            raise
+
+    def list_folder(self, path: str) -> list[paramiko.SFTPAttributes] | int:
+        return self._guarded(lambda: self._list(resolve_path(path)))
+
+    def _list(self, where: VirtualPath) -> list[paramiko.SFTPAttributes]:
+        if where.name is not None:
+            raise PathRefused(SFTP_NO_SUCH_FILE, "no-such-path")
+        if where.area is None:
+            return [
+                paramiko.SFTPAttributes.from_stat(os.stat(self.tree.area_dir(a)), a) for a in AREAS
+            ]
+        listing = []
+        with os.scandir(self.tree.area_dir(where.area)) as entries:
+            for entry in entries:
+                # The gateway's own files being written into /outbox start with a dot.
+                if where.area == OUTBOX and entry.name.startswith("."):
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    st = entry.stat(follow_symlinks=False)
+                    listing.append(paramiko.SFTPAttributes.from_stat(st, entry.name))
+        return sorted(listing, key=lambda a: a.filename or "")
+
+    def stat(self, path: str) -> paramiko.SFTPAttributes | int:
+        return self._guarded(lambda: self._stat(resolve_path(path)))
+
+    def lstat(self, path: str) -> paramiko.SFTPAttributes | int:
+        return self.stat(path)
+
+    def _stat(self, where: VirtualPath) -> paramiko.SFTPAttributes:
+        if where.name is None:
+            return paramiko.SFTPAttributes.from_stat(os.stat(self.tree.real(where)))
+        _, st = self.tree.regular_file(where)
+        return paramiko.SFTPAttributes.from_stat(st, where.name)
+
+    # files
+
+    def open(
+        self, path: str, flags: int, attr: paramiko.SFTPAttributes
+    ) -> paramiko.SFTPHandle | int:
+        return self._guarded(lambda: self._open(resolve_path(path), flags))
+
+    def _open(self, where: VirtualPath, flags: int) -> paramiko.SFTPHandle:
+        if where.area is None or where.name is None:
+            raise PathRefused(SFTP_PERMISSION_DENIED, "files-only")
+        writing = flags & (os.O_WRONLY | os.O_RDWR) != 0
+        if where.area == OUTBOX and writing:
+            raise PathRefused(SFTP_PERMISSION_DENIED, "read-only")
+        if where.area == INBOX and not writing:
+            raise PathRefused(SFTP_PERMISSION_DENIED, "upload-only")
+        if self.open_handles >= self.service.max_open_handles:
+            raise PathRefused(SFTP_FAILURE, "too-many-handles", limit=self.service.max_open_handles)
+        handle = self._open_upload(where, flags) if writing else self._open_download(where)
+        self.open_handles += 1
+        return handle
+
+    def _open_upload(self, where: VirtualPath, flags: int) -> _Upload:
+        assert where.name is not None
+        if flags & os.O_APPEND:
+            raise PathRefused(SFTP_OP_UNSUPPORTED, "no-append")
+        path = self.tree.real(where)
+        if not self.service.claim(self.carrier, where.name):
+            raise PathRefused(SFTP_FAILURE, "busy", name=where.name)
+        try:
+            # Always a new file from byte 0 (no resume); never through a link; readable again
+            # by us so the pipeline can take it from the same descriptor.
+            fd = os.open(
+                path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640
+            )
+        except OSError as exc:
+            self.service.release(self.carrier, where.name)
+            if exc.errno in (errno.ELOOP, errno.EISDIR):
+                raise PathRefused(SFTP_PERMISSION_DENIED, "files-only") from exc
+            raise
+        return _Upload(self, where.name, path, fd)
+
+    def _open_download(self, where: VirtualPath) -> _Download:
+        assert where.name is not None
+        path, _ = self.tree.regular_file(where)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise PathRefused(SFTP_NO_SUCH_FILE, "no-such-file") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise PathRefused(SFTP_NO_SUCH_FILE, "no-such-file") from exc
+            raise
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise PathRefused(SFTP_NO_SUCH_FILE, "no-such-file")
+        return _Download(self, where.name, fd, st.st_size)
+
+    def handle_closed(self) -> None:
+        self.open_handles = max(0, self.open_handles - 1)
+
+    def remove(self, path: str) -> int:
+        return self._guarded(lambda: self._remove(resolve_path(path)))
+
+    def _remove(self, where: VirtualPath) -> int:
+        if where.area is None or where.name is None:
+            raise PathRefused(SFTP_PERMISSION_DENIED, "no-folders")
+        # An inbox name being uploaded or taken is not removed from under that session.
+        if where.area == INBOX and not self.service.claim(self.carrier, where.name):
+            raise PathRefused(SFTP_FAILURE, "busy", name=where.name)
+        try:
+            real, st = self.tree.regular_file(where)
+            os.unlink(real)
+        finally:
+            if where.area == INBOX:
+                self.service.release(self.carrier, where.name)
+        self.audit("sftp_delete", file=where.text, size=st.st_size)
+        return SFTP_OK
+
+    def rename(self, oldpath: str, newpath: str) -> int:
+        return self._guarded(lambda: self._rename(resolve_path(oldpath), resolve_path(newpath)))
+
+    def posix_rename(self, oldpath: str, newpath: str) -> int:
+        return self.rename(oldpath, newpath)
+
+    def _rename(self, source: VirtualPath, target: VirtualPath) -> int:
+        if (
+            source.area != INBOX
+            or target.area != INBOX
+            or source.name is None
+            or target.name is None
+            or not TEMPORARY.search(source.name)
+        ):
+            raise PathRefused(SFTP_PERMISSION_DENIED, "rename-rules")
+        if not self.service.claim(self.carrier, source.name):
+            raise PathRefused(SFTP_FAILURE, "busy", name=source.name)
+        try:
+            real, _ = self.tree.regular_file(source)
+            if TEMPORARY.search(target.name):
+                return self._rename_temporary(real, target)
+            return self._take_renamed(real, source, target)
+        finally:
+            self.service.release(self.carrier, source.name)
+
+    def _rename_temporary(self, real: Path, target: VirtualPath) -> int:
+        """One temporary name to another: a plain rename, never over an existing file."""
+        assert target.name is not None
+        if not self.service.claim(self.carrier, target.name):
+            raise PathRefused(SFTP_FAILURE, "busy", name=target.name)
+        try:
+            destination = self.tree.real(target)
+            if os.path.lexists(destination):
+                raise PathRefused(SFTP_FAILURE, "exists", name=target.name)
+            os.rename(real, destination)
+        finally:
+            self.service.release(self.carrier, target.name)
+        return SFTP_OK
+
+    def _take_renamed(self, real: Path, source: VirtualPath, target: VirtualPath) -> int:
+        """A temporary upload renamed to a final name: it enters the pipeline under that name."""
+        assert target.name is not None
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            size = os.fstat(fd).st_size
+            if size > self.service.max_file_bytes:
+                raise PathRefused(SFTP_FAILURE, "too-large", limit=self.service.max_file_bytes)
+            submission_id = self._take(target.name, fd)
+        finally:
+            os.close(fd)
+        if submission_id is None:
+            return SFTP_FAILURE
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(real)
+        self.audit(
+            "sftp_upload",
+            submission_id=submission_id,
+            file=target.text,
+            renamed_from=source.text,
+            size=size,
+        )
+        self.refusal = message("received", submission=submission_id)
+        return SFTP_OK
+
+    def _take(self, name: str, fd: int) -> int | None:
+        """The pipeline's submission id, or None with the refusal text set."""
+        try:
+            return self.service.take(carrier=self.carrier, source_name=name, fd=fd)
+        except TransientError as exc:
+            log.warning("sftp upload not taken", carrier=self.carrier, file=name, error=str(exc))
+            self.refusal = message("unavailable")
+        except Exception:
+            log.exception("sftp upload not taken", carrier=self.carrier, file=name)
+            self.refusal = message("failed")
+        return None
+
+    # no folders, no links, no attributes
+
+    def mkdir(self, path: str, attr: paramiko.SFTPAttributes) -> int:
+        self.refusal = message("no-folders")
+        return SFTP_PERMISSION_DENIED
+
+    def rmdir(self, path: str) -> int:
+        self.refusal = message("no-folders")
+        return SFTP_PERMISSION_DENIED
+
+    def chattr(self, path: str, attr: paramiko.SFTPAttributes) -> int:
+        # Times and modes mean nothing here; `put -p` must still work.
+        def check() -> int:
+            where = resolve_path(path)
+            if where.name is None:
+                raise PathRefused(SFTP_PERMISSION_DENIED, "no-folders")
+            self.tree.regular_file(where)
+            return SFTP_OK
+
+        return self._guarded(check)
+
+    def symlink(self, target_path: str, path: str) -> int:
+        self.refusal = message("no-links")
+        return SFTP_OP_UNSUPPORTED
+
+    def readlink(self, path: str) -> str | int:
+        self.refusal = message("no-links")
+        return SFTP_OP_UNSUPPORTED
+
+
+class _Upload(paramiko.SFTPHandle):
+    """A file being written into /inbox. Only :meth:`finish` (the client's CLOSE) takes it."""
+
+    def __init__(self, files: _CarrierFiles, name: str, path: Path, fd: int) -> None:
+        super().__init__()
+        self.files = files
+        self.name = name
+        self.path = path
+        self.fd: int | None = fd
+        self.size = 0
+        self.too_large = False
+        self.aborted = False
+        self.done = False
+
+    def write(self, offset: int, data: Any) -> int:
+        limit = self.files.service.max_file_bytes
+        if self.too_large or offset + len(data) > limit:
+            self.too_large = True
+            self.files.refusal = message("too-large", limit=limit)
+            return SFTP_FAILURE
+        assert self.fd is not None
+        try:
+            os.pwrite(self.fd, data, offset)
+        except OSError as exc:
+            log.error("sftp upload write failed", file=self.name, error=str(exc))
+            self.files.refusal = message("unavailable")
+            return SFTP_FAILURE
+        self.size = max(self.size, offset + len(data))
+        return SFTP_OK
+
+    def stat(self) -> paramiko.SFTPAttributes | int:
+        assert self.fd is not None
+        return paramiko.SFTPAttributes.from_stat(os.fstat(self.fd), self.name)
+
+    def chattr(self, attr: paramiko.SFTPAttributes) -> int:
+        return SFTP_OK  # see _CarrierFiles.chattr
+
+    def finish(self) -> tuple[int, str | None]:
+        """The client closed the file: take it (or keep it for a rename), or refuse it."""
+        if self.done:
+            return SFTP_BAD_MESSAGE, "Invalid handle"
+        self.done = True
+        files = self.files
+        try:
+            if self.too_large:
+                self._discard("sftp_upload_refused", reason="too large")
+                return SFTP_FAILURE, message("too-large", limit=files.service.max_file_bytes)
+            if TEMPORARY.search(self.name):
+                self._close_fd()
+                log.info("sftp upload kept for a rename", carrier=files.carrier, file=self.name)
+                return SFTP_OK, None
+            assert self.fd is not None
+            submission_id = files._take(self.name, self.fd)
+            if submission_id is None:
+                self._discard("sftp_upload_failed", reason=files.refusal or "")
+                return SFTP_FAILURE, files.refusal
+            self._close_fd()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            files.audit(
+                "sftp_upload",
+                submission_id=submission_id,
+                file=f"/{INBOX}/{self.name}",
+                size=self.size,
+            )
+            return SFTP_OK, message("received", submission=submission_id)
+        finally:
+            self._close_fd()
+            files.service.release(files.carrier, self.name)
+            files.handle_closed()
+
+    def close(self) -> None:
+        """paramiko's clean-up of a handle the client never closed: the upload was cut."""
+        if self.done:
+            return
+        self.done = True
+        try:
+            self._discard("sftp_upload_aborted", reason="connection ended before close")
+        finally:
+            self.files.service.release(self.files.carrier, self.name)
+            self.files.handle_closed()
+
+    def _discard(self, action: str, *, reason: str) -> None:
+        self._close_fd()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        self.files.audit(action, file=f"/{INBOX}/{self.name}", size=self.size, reason=reason)
+        log.warning(
+            "sftp upload discarded",
+            carrier=self.files.carrier,
+            file=self.name,
+            size=self.size,
+            reason=reason,
+        )
+
+    def _close_fd(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class _Download(paramiko.SFTPHandle):
+    """A file being read from /outbox; audited when closed."""
+
+    def __init__(self, files: _CarrierFiles, name: str, fd: int, size: int) -> None:
+        super().__init__()
+        self.files = files
+        self.name = name
+        self.fd: int | None = fd
+        self.size = size
+        self.sent = 0
+
+    def read(self, offset: int, length: int) -> bytes | int:
+        assert self.fd is not None
+        data = os.pread(self.fd, length, offset)
+        self.sent += len(data)
+        return data
+
+    def stat(self) -> paramiko.SFTPAttributes | int:
+        assert self.fd is not None
+        return paramiko.SFTPAttributes.from_stat(os.fstat(self.fd), self.name)
+
+    def chattr(self, attr: paramiko.SFTPAttributes) -> int:
+        self.files.refusal = message("read-only")
+        return SFTP_PERMISSION_DENIED
+
+    def close(self) -> None:
+        if self.fd is None:
+            return
+        os.close(self.fd)
+        self.fd = None
+        self.files.handle_closed()
+        self.files.audit(
+            "sftp_download", file=f"/{OUTBOX}/{self.name}", size=self.size, bytes_sent=self.sent
+        )
+
+
+# -- host key and logs -------------------------------------------------------------------
+
+
+def load_or_create_host_key(path: Path) -> paramiko.PKey:
+    """The server's Ed25519 host key, made (mode 0600) on first start and kept."""
+    if not path.exists():
+        _create_host_key(path)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("sftp host key was readable by others; mode set to 0600", path=str(path))
+        path.chmod(0o600)
+    try:
+        key = paramiko.Ed25519Key(filename=str(path))
+    except (paramiko.SSHException, OSError, ValueError) as exc:
+        raise ConfigurationError(f"SFTP host key {path} cannot be read: {exc}") from exc
+    public = path.with_name(path.name + ".pub")
+    if not public.exists():
+        public.write_text(f"{key.get_name()} {key.get_base64()} pde-gateway\n", encoding="ascii")
+    return key
+
+
+def _create_host_key(path: Path) -> None:
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process made it first: use theirs
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+        out.flush()
+        os.fsync(out.fileno())
+    log.info("sftp host key created", path=str(path))
+
+
+class _ToStructlog(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("paramiko", logger=record.name, message=record.getMessage())
+
+
+def _route_paramiko_logs() -> None:
+    # paramiko reports every client that hangs up mid-handshake at ERROR on stdlib logging,
+    # which nobody configured here (Python would print it raw to stderr): keep it as debug
+    # lines of our own log instead.
+    logger = logging.getLogger("paramiko")
+    if not any(isinstance(h, _ToStructlog) for h in logger.handlers):
+        logger.addHandler(_ToStructlog())
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
