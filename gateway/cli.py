@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
@@ -21,7 +22,7 @@ from gateway.config import Settings, load_settings
 from gateway.exceptions import ConfigurationError, GatewayError
 from gateway.logs import configure_logging
 from gateway.reference import carrier_from_mapping
-from gateway.storage import credentials, reference_store
+from gateway.storage import credentials, pull_endpoints, reference_store
 from gateway.storage import submissions as store
 
 
@@ -383,6 +384,113 @@ def partners_password_clear(ctx: click.Context, carrier: str) -> None:
     with gateway.db.transaction() as conn:
         done = credentials.clear_password(conn, code, now=gateway.clock(), actor=_actor())
     click.echo(f"password cleared for {code}" if done else f"{code} had no password")
+
+
+@partners.group("pull")
+def partners_pull() -> None:
+    """Carriers' own SFTP servers the gateway polls (docs/channels/sftp.md)."""
+
+
+@partners_pull.command("set")
+@click.argument("carrier")
+@click.option("--host", required=True)
+@click.option("--port", type=int, default=22, show_default=True)
+@click.option("--user", "username", required=True, help="Login name on the carrier's server.")
+@click.option(
+    "--key",
+    "private_key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+    help="The gateway's private key for this server (its path is stored, not the key).",
+)
+@click.option(
+    "--host-key",
+    required=True,
+    help="The server's public host key: an 'ssh-ed25519 AAAA...' line, a .pub file or a "
+    "known_hosts line (ssh-keyscan). It is pinned: any other key is refused.",
+)
+@click.option("--inbox", required=True, help="Absolute remote folder the carrier puts files in.")
+@click.option("--outbox", required=True, help="Absolute remote folder for our answers.")
+@click.option("--done", default=None, help="Move fetched files here instead of deleting them.")
+@click.option("--every", "poll_seconds", type=float, default=30.0, show_default=True)
+@click.option("--disabled", is_flag=True, help="Store it but do not poll yet.")
+@click.pass_context
+def partners_pull_set(
+    ctx: click.Context,
+    carrier: str,
+    host: str,
+    port: int,
+    username: str,
+    private_key: str,
+    host_key: str,
+    inbox: str,
+    outbox: str,
+    done: str | None,
+    poll_seconds: float,
+    disabled: bool,
+) -> None:
+    """Poll CARRIER's own SFTP server (replaces an earlier endpoint)."""
+    gateway = _open(ctx)
+    code = _carrier_code(gateway, carrier)
+    try:
+        host_key_text = _key_lines(host_key)[0]
+        key_type, blob = pull_endpoints.parse_host_key(host_key_text)
+        endpoint = pull_endpoints.PullEndpoint(
+            carrier=code,
+            host=host,
+            port=port,
+            username=username,
+            private_key_path=private_key,
+            host_key_type=key_type,
+            host_key=blob,
+            remote_inbox=inbox,
+            remote_outbox=outbox,
+            remote_done=done,
+            poll_seconds=poll_seconds,
+            enabled=not disabled,
+        )
+        with gateway.db.transaction() as conn:
+            pull_endpoints.save(conn, endpoint, now=gateway.clock(), actor=_actor())
+    except pull_endpoints.EndpointError as exc:
+        raise click.ClickException(str(exc)) from exc
+    state = "disabled" if disabled else f"every {poll_seconds:g} s"
+    click.echo(f"pulling {code} from sftp://{endpoint.address}{inbox} ({state})")
+
+
+@partners_pull.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def partners_pull_list(ctx: click.Context, as_json: bool) -> None:
+    """Every pull endpoint."""
+    gateway = _open(ctx)
+    with gateway.db.engine.connect() as conn:
+        found = pull_endpoints.load(conn)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(e) for e in found], indent=2))
+        return
+    if not found:
+        click.echo("no pull endpoints / belum ada titik penarikan SFTP")
+    for e in found:
+        state = "enabled" if e.enabled else "disabled"
+        click.echo(
+            f"{e.carrier:<8} sftp://{e.address}  in {e.remote_inbox}  out {e.remote_outbox}  "
+            f"{'done ' + e.remote_done if e.remote_done else 'delete'}  every "
+            f"{e.poll_seconds:g} s  {state}  {e.host_key_type}"
+        )
+
+
+@partners_pull.command("remove")
+@click.argument("carrier")
+@click.pass_context
+def partners_pull_remove(ctx: click.Context, carrier: str) -> None:
+    """Stop polling CARRIER's server (acknowledgments already spooled stay in data_dir/pull)."""
+    gateway = _open(ctx)
+    code = _carrier_code(gateway, carrier)
+    with gateway.db.transaction() as conn:
+        done = pull_endpoints.remove(conn, code, now=gateway.clock(), actor=_actor())
+    if not done:
+        raise click.ClickException(f"{code} has no pull endpoint")
+    click.echo(f"no longer pulling {code}")
 
 
 @main.group()

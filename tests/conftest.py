@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.pg import PostgresServer, PostgresUnavailable, start_postgres
+from tests.sshd import Sshd, SshdUnavailable
 
 POSTGRES_FIXTURES = frozenset({"postgres_server", "postgres_url"})
 
@@ -81,3 +82,18 @@ def sqlite_url(tmp_path: Path) -> str:
 def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """SQLAlchemy URL of a brand-new database on the session PostgreSQL server."""
     yield from _new_postgres_db(request)
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[Sshd]:
+    """A real OpenSSH sshd on loopback playing a carrier's own SFTP server (tests/sshd.py)."""
+    try:
+        server = Sshd(tmp_path / "sshd").start()
+    except SshdUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"CI=true and OpenSSH is missing: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,25 +21,10 @@ from gateway.exceptions import ConfigurationError, TransientError
 from gateway.storage import pull_endpoints
 from gateway.storage.pull_endpoints import EndpointError, PullEndpoint
 from gateway.storage.tables import registrations, submissions
-from tests.conftest import in_ci
-from tests.sshd import Sshd, SshdUnavailable, keygen
+from tests.sshd import Sshd, keygen
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 SENT = ("rksp.xml", "manifest-inward.xml", "jksp.edi")
-
-
-@pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[Sshd]:
-    try:
-        server = Sshd(tmp_path / "sshd").start()
-    except SshdUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"CI=true and OpenSSH is missing: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
