@@ -1,4 +1,4 @@
-"""``python -m bench [--only filedrop|manifest|x12|edifact] [--files N] [--pos N] [--bills N] ...``.
+"""``python -m bench [--only filedrop|manifest|x12|edifact|sftp] [--files N] [--pos N] ...``.
 
 Exit status 0 when every target is met, 1 otherwise.
 """
@@ -11,19 +11,24 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import edifact, filedrop, manifest, x12
+from bench import edifact, filedrop, manifest, sftp, x12
 from bench.common import print_machine, print_table, verdict
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--only", choices=("filedrop", "manifest", "x12", "edifact"), help="run one benchmark"
+        "--only",
+        choices=("filedrop", "manifest", "x12", "edifact", "sftp"),
+        help="run one benchmark",
     )
     parser.add_argument("--files", type=int, default=2000, help="RKSP files to drop (2000)")
     parser.add_argument("--pos", type=int, default=10000, help="pos in the manifest (10000)")
     parser.add_argument(
         "--bills", type=int, default=10000, help="bills (LX loops) in the X12 309 (10000)"
+    )
+    parser.add_argument(
+        "--sftp-files", type=int, default=1000, help="RKSP files uploaded over SFTP (1000)"
     )
     parser.add_argument(
         "--consignments",
@@ -50,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dirs")
     args = parser.parse_args(argv)
-    if min(args.files, args.pos, args.bills, args.consignments, args.repeat) < 1:
+    if min(args.files, args.pos, args.bills, args.consignments, args.sftp_files, args.repeat) < 1:
         parser.error("--files, --pos, --bills, --consignments and --repeat must be at least 1")
     return args
 
@@ -165,6 +170,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.repeat > 1:
             summary.append(
                 ["edifact median", f"ratio {statistics.median(edifact_ratios):.2f}", "", ""]
+            )
+    if args.only in (None, "sftp"):
+        for n in runs:
+            sr = sftp.run(args.sftp_files, keep=args.keep)
+            ok &= sr.ok
+            summary.append(
+                [
+                    _label("sftp", n, args.repeat),
+                    f"{sr.files_per_second:.1f} files/s, "
+                    f"p50 {sr.latency_ms.get('p50', 0):.0f} ms, "
+                    f"p99 {sr.latency_ms.get('p99', 0):.0f} ms, "
+                    f"{sr.responses}/{sr.files} answered",
+                    "every upload answered in outbox/",
+                    verdict(sr.ok),
+                ]
             )
     print(f"\n== summary ({time.monotonic() - t0:.0f} s) ==")
     print_table(["benchmark", "measured", "target", "verdict"], summary)
