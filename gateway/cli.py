@@ -72,7 +72,10 @@ def run(ctx: click.Context) -> None:
             "  (keys: pde-gateway partners keys add CARRIER --key FILE.pub)",
             err=True,
         )
-    gateway.run()
+    try:
+        gateway.run()
+    except ConfigurationError as exc:  # e.g. the SFTP port is taken
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()

@@ -123,6 +123,7 @@ AUTH_SECONDS = 30.0
 # How long shutdown waits for uploads being handed to the pipeline.
 DRAIN_SECONDS = 10.0
 _GUARD_MAX_ENTRIES = 10_000
+MAX_READ_BYTES = 256 * 1024
 
 BANNER = (
     "Gateway PDE DJBC: hanya untuk pengangkut yang terdaftar; semua akses dicatat.\r\n"
@@ -395,6 +396,8 @@ class SftpServerChannel(Channel):
             with os.scandir(inbox) as entries:
                 for entry in entries:
                     if entry.is_file(follow_symlinks=False) and not TEMPORARY.search(entry.name):
+                        # Another process sharing this folder may be writing it: harmless, as
+                        # an upload is taken from its open descriptor, not from its path.
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(entry.path)
                         removed += 1
@@ -1232,7 +1235,8 @@ class _Download(paramiko.SFTPHandle):
 
     def read(self, offset: int, length: int) -> bytes | int:
         assert self.fd is not None
-        data = os.pread(self.fd, length, offset)
+        # A reply may be shorter than asked; a client asking for gigabytes gets a chunk.
+        data = os.pread(self.fd, min(length, MAX_READ_BYTES), offset)
         self.sent += len(data)
         return data
 

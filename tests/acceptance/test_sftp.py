@@ -16,15 +16,18 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from tests.acceptance.conftest import (
+    REPO,
     GatewayProcess,
     count_acks,
     example,
@@ -447,3 +450,51 @@ def test_wrong_and_revoked_keys_are_refused_and_audited(sftp: Sftp, tmp_path: Pa
         sftp.gateway.db_path,
         "SELECT COUNT(*) FROM audit_log WHERE action = 'credential_revoked' AND actor LIKE 'cli:%'",
     )
+
+
+# -- passwords through the CLI ---------------------------------------------------------------
+
+
+def test_password_from_the_cli_is_stored_hashed_and_can_be_cleared(sftp: Sftp) -> None:
+    password = "Pelabuhan-Tanjung-Priok-2026"
+
+    def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway.cli", *args],
+            cwd=REPO,
+            env=sftp.gateway.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    set_it = cli("partners", "password", "set", B, "--password-stdin", stdin=password + "\n")
+    assert set_it.returncode == 0, set_it.stderr
+    stored = scalar(
+        sftp.gateway.db_path,
+        "SELECT password_hash FROM partner_credentials"
+        " WHERE carrier_code = ? AND kind = 'password' AND revoked_at IS NULL",
+        (B,),
+    )
+    assert stored.startswith("$argon2id$")
+    for path in sftp.gateway.db_path.parent.glob(sftp.gateway.db_path.name + "*"):  # -wal too
+        assert password.encode() not in path.read_bytes()
+
+    def log_in() -> bool:
+        transport = paramiko.Transport(("127.0.0.1", sftp.port))
+        try:
+            transport.connect(username=B, password=password)
+            client = paramiko.SFTPClient.from_transport(transport)
+            assert client is not None
+            return sorted(client.listdir("/")) == ["inbox", "outbox"]
+        except paramiko.AuthenticationException:
+            return False
+        finally:
+            transport.close()
+
+    assert log_in()
+    cleared = cli("partners", "password", "clear", B)
+    assert cleared.returncode == 0, cleared.stderr
+    assert not log_in()
