@@ -60,7 +60,7 @@ _BOOK: list[RegisteredRule] = []
 
 def rule(
     *,
-    id: str,  # noqa: A002 - the rule's identifier, as docs/rules.md names the column
+    id: str,  # the rule identifier, as docs/rules.md names the column
     article: str,
     severity: RuleSeverity,
     checks: str,
