@@ -126,6 +126,7 @@ def gateway_env(data_dir: Path, *, workers: int | None = None) -> dict[str, str]
     env[ENV_PREFIX + "LOG_FORMAT"] = "json"
     # The embedded SFTP server on a free port: a `make run` on 2222 must not stop the bench.
     env[ENV_PREFIX + "SFTP_PORT"] = "0"
+    env[ENV_PREFIX + "WEB_PORT"] = "0"
     if workers is not None:
         env[ENV_PREFIX + "WORKERS"] = str(workers)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)

@@ -15,6 +15,8 @@ import structlog
 from gateway.channels.base import Channel
 from gateway.channels.cli import CliChannel
 from gateway.channels.filedrop import FileDropChannel
+from gateway.channels.http import HttpChannel
+from gateway.channels.manual import ManualChannel
 from gateway.channels.sftp_pull import SftpPullChannel
 from gateway.channels.sftp_server import SftpServerChannel
 from gateway.config import Settings
@@ -66,6 +68,8 @@ class Gateway:
         self.channels: dict[str, Channel] = {
             "filedrop": self.filedrop,
             "sftp_pull": self.sftp_pull,
+            "http": HttpChannel(settings.http_dir),
+            "manual": ManualChannel(settings.manual_dir),
             "cli": CliChannel(settings.cli_dir),
             "sftp": self.sftp,
         }
@@ -92,6 +96,11 @@ class Gateway:
         self.filedrop.prepare(self.partners())
         # Bound before anything starts: a port in use stops the start-up with a clear message.
         sftp_port = self.sftp.listen() if self.settings.sftp_enabled else None
+        web = None
+        if self.settings.web_enabled:
+            from gateway.web.server import WebServer  # FastAPI only when the console runs
+
+            web = WebServer(self, host=self.settings.web_host, port=self.settings.web_port)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         swept = self.pipeline.raw.sweep_temporary(older_than=STALE_PART_SECONDS)
@@ -134,6 +143,8 @@ class Gateway:
             )
         for thread in threads:
             thread.start()
+        if web is not None:
+            web.start()
         log.info(
             "gateway started",
             pid=os.getpid(),
@@ -141,6 +152,8 @@ class Gateway:
             data_dir=str(self.settings.data_dir),
             drop=str(self.settings.drop_dir),
             sftp_port=sftp_port,
+            web=f"http://{web.host}:{web.port}/" if web is not None else None,
+            web_port=web.port if web is not None else None,
             sftp_host_key=self.sftp.host_key_fingerprint if sftp_port is not None else None,
             workers=self.settings.workers,
             requeued=requeued,
@@ -151,6 +164,8 @@ class Gateway:
         while not self.stop.is_set():
             self.stop.wait(0.5)
         log.info("stopping: finishing the work in hand")
+        if web is not None:
+            web.stop()
         for thread in threads:
             thread.join(timeout=30)
         self.db.dispose()

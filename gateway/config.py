@@ -30,6 +30,10 @@ class Settings:
     log_level: str = "INFO"
     offices_file: Path = REPO_ROOT / "config" / "offices.toml"
     carriers_file: Path = REPO_ROOT / "config" / "carriers.toml"
+    # The web console and HTTP API (gateway/web); port 0 picks a free port.
+    web_enabled: bool = True
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
     # The embedded SFTP server (gateway/channels/sftp_server.py); port 0 picks a free port.
     sftp_enabled: bool = True
     sftp_host: str = "127.0.0.1"
@@ -55,6 +59,14 @@ class Settings:
         return self.data_dir / "cli"
 
     @property
+    def http_dir(self) -> Path:
+        return self.data_dir / "http"
+
+    @property
+    def manual_dir(self) -> Path:
+        return self.data_dir / "manual"
+
+    @property
     def pull_dir(self) -> Path:
         """Acknowledgments waiting to be pushed to carriers' own SFTP servers."""
         return self.data_dir / "pull"
@@ -69,12 +81,13 @@ _INT_KEYS = {
     "max_file_bytes",
     "workers",
     "sftp_port",
+    "web_port",
     "sftp_max_sessions_per_carrier",
     "sftp_max_open_handles",
     "sftp_max_connections",
     "sftp_failed_login_limit",
 }
-_BOOL_KEYS = {"sftp_enabled"}
+_BOOL_KEYS = {"sftp_enabled", "web_enabled"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 

@@ -159,16 +159,202 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Pos {pos} tidak ada dalam BC 1.1 nomor {number}.",
         "Pos {pos} is not in BC 1.1 number {number}.",
     ),
+    # Amendments of a BC 1.1 (Art. 6): refusals, then the head of office's decisions
+    "AMD-001": (
+        "Pos {pos} berstatus {status}: pos yang sudah ditutup atau digabung tidak dapat "
+        "diperbaiki.",
+        "Pos {pos} is {status}: a pos that is closed or merged cannot be amended.",
+    ),
+    "AMD-002": (
+        "Elemen {field} tidak dapat diperbaiki dengan perbaikan jenis {kind} "
+        "(Pasal 6 ayat 1 huruf {letter}).",
+        "The field {field} cannot be changed by an amendment of kind {kind} (Art. 6(1) {letter}).",
+    ),
+    "AMD-003": (
+        "Nilai lama {field} '{old}' tidak sama dengan nilai saat ini '{current}' pada pos "
+        "{pos}: perbaikan atas data yang sudah berubah.",
+        "The old value of {field} '{old}' is not the current value '{current}' of pos {pos}: "
+        "the amendment is about stale data.",
+    ),
+    "AMD-004": (
+        "Perbaikan jenis {kind} tidak memuat {what}.",
+        "An amendment of kind {kind} must give {what}.",
+    ),
+    "AMD-005": (
+        "Penggabungan pos memerlukan revisi B/L atau AWB yang telah diterbitkan "
+        "(Pasal 6 ayat 1 huruf d angka 3).",
+        "Merging pos needs the revised B/L or AWB that was issued (Art. 6(1) d 3).",
+    ),
+    "AMD-006": (
+        "Pos {other} tidak dapat digabung ke pos {pos}: {field} berbeda ('{theirs}' dan "
+        "'{ours}') (Pasal 6 ayat 1 huruf d angka 2).",
+        "Pos {other} cannot be merged into pos {pos}: the {field} differs ('{theirs}' and "
+        "'{ours}') (Art. 6(1) d 2).",
+    ),
+    "AMD-007": (
+        "Sub-pos {sub} tidak dapat ditambahkan di bawah pos {pos}: sudah ada atau bukan "
+        "rincian langsung pos tersebut.",
+        "Sub-pos {sub} cannot be added under pos {pos}: it exists already or is not directly "
+        "under that pos.",
+    ),
+    "AMD-008": (
+        "Perbaikan jenis {kind} menunggu persetujuan Kepala Kantor Pabean (Pasal 6 ayat 2); "
+        "pos belum berubah.",
+        "An amendment of kind {kind} waits for the head of office's approval (Art. 6(2)); "
+        "the pos is unchanged until then.",
+    ),
+    "AMD-009": (
+        "Pos {pos} disebut lebih dari sekali dalam penggabungan.",
+        "Pos {pos} is named more than once in the merge.",
+    ),
+    "AMD-010": (
+        "Isi pos {pos} tidak tersimpan (didaftarkan sebelum riwayat pos); perbaikan tidak "
+        "dapat diperiksa.",
+        "The content of pos {pos} was not kept (registered before the pos history); the "
+        "amendment cannot be checked.",
+    ),
+    "AMD-011": (
+        "Perubahan {field} tidak dapat dilakukan: {detail}.",
+        "The change of {field} cannot be made: {detail}.",
+    ),
+    "AMD-101": (
+        "Perbaikan {nomor_aju} disetujui oleh {by} pada {at}; pos {pos} sekarang versi {version}.",
+        "Amendment {nomor_aju} approved by {by} at {at}; pos {pos} is now version {version}.",
+    ),
+    "AMD-102": (
+        "Perbaikan {nomor_aju} ditolak oleh {by} pada {at}: {reason}.",
+        "Amendment {nomor_aju} refused by {by} at {at}: {reason}.",
+    ),
+    "AMD-103": (
+        "Perbaikan {nomor_aju} tidak menunggu persetujuan (status {status}).",
+        "Amendment {nomor_aju} is not waiting for approval (status {status}).",
+    ),
+    "AMD-104": (
+        "Perbaikan {nomor_aju} tidak dapat disetujui karena pos telah berubah: {detail}",
+        "Amendment {nomor_aju} cannot be approved because the pos changed: {detail}",
+    ),
+    "AMD-105": (
+        "Perbaikan {key} tidak ditemukan.",
+        "There is no amendment {key}.",
+    ),
+    # Pos closing (Art. 10)
+    "CLS-001": (
+        "Penutupan {asked} kemasan melebihi sisa pos {pos}: tinggal {remaining} kemasan.",
+        "Closing {asked} packages is more than pos {pos} holds: {remaining} packages remain.",
+    ),
+    "CLS-002": (
+        "Penutupan {asked} kg melebihi sisa berat pos {pos}: tinggal {remaining} kg.",
+        "Closing {asked} kg is more than pos {pos} holds: {remaining} kg remain.",
+    ),
+    "CLS-003": (
+        "Pos {pos} berstatus {status} dan tidak dapat ditutup lagi.",
+        "Pos {pos} is {status} and cannot be closed again.",
+    ),
     # Timing (flags and warnings)
     "LATE-001": (
-        "RKSP/JKSP terlambat {lateness}: wajib paling lambat 24 jam sebelum kedatangan (Pasal 2).",
-        "RKSP/JKSP filed {lateness} late: due at least 24 h before arrival (Art. 2).",
+        "RKSP/JKSP terlambat {lateness}: wajib paling lambat 24 jam sebelum kedatangan, "
+        "yaitu {due} (Pasal 2).",
+        "RKSP/JKSP filed {lateness} late: due at least 24 h before arrival, i.e. by {due} "
+        "(Art. 2).",
     ),
     "LATE-002": (
         "Outward manifest terlambat {lateness}: wajib paling lambat 24 jam sejak "
-        "keberangkatan (Pasal 8 ayat 2).",
-        "Outward manifest filed {lateness} late: due at the latest 24 h after departure "
-        "(Art. 8(2)).",
+        "keberangkatan, yaitu {due} (Pasal 8 ayat 2).",
+        "Outward manifest filed {lateness} late: due at the latest 24 h after departure, "
+        "i.e. by {due} (Art. 8(2)).",
+    ),
+    "LATE-003": (
+        "Inward manifest terlambat {lateness}: wajib paling lambat {basis_id}, yaitu {due} "
+        "(Pasal 4 ayat 2 dan 3).",
+        "Inward manifest filed {lateness} late: due {basis_en}, i.e. by {due} (Art. 4(2), 4(3)).",
+    ),
+    "LATE-004": (
+        "Inward manifest keadaan darurat terlambat {lateness}: wajib paling lama 72 jam sesudah "
+        "pembongkaran, yaitu {due} (Pasal 4 ayat 10).",
+        "Emergency inward manifest filed {lateness} late: due at the latest 72 h after "
+        "unloading, i.e. by {due} (Art. 4(10)).",
+    ),
+    "LATE-005": (
+        "Daftar penumpang terlambat {lateness}: wajib paling lambat 1 jam sebelum kedatangan, "
+        "yaitu {due} (Pasal 4 ayat 8).",
+        "Passenger list filed {lateness} late: due at least 1 h before arrival, i.e. by {due} "
+        "(Art. 4(8)).",
+    ),
+    # Deadlines that refuse, and documents that are not required
+    "DL-001": (
+        "Perubahan RKSP (BC 1.0 nomor {number}) diterima {lateness} sesudah kedatangan "
+        "{arrival}: perubahan wajib paling lambat pada saat kedatangan (Pasal 2 ayat 3a).",
+        "Change to the RKSP (BC 1.0 number {number}) received {lateness} after the arrival at "
+        "{arrival}: changes are due at the latest at the arrival (Art. 2(3)(a)).",
+    ),
+    "DL-002": (
+        "Perubahan JKSP (BC 1.0 nomor {number}) diterima {lateness} sesudah kedatangan pertama "
+        "{arrival}: perubahan wajib paling lambat pada saat kedatangan pertama (Pasal 2 ayat 3b).",
+        "Change to the JKSP (BC 1.0 number {number}) received {lateness} after the first "
+        "arrival at {arrival}: changes are due at the latest at the first arrival "
+        "(Art. 2(3)(b)).",
+    ),
+    "DL-003": (
+        "RKSP/JKSP tidak wajib bagi sarana pengangkut yang datang dari luar Daerah Pabean "
+        "melalui darat (Pasal 2 ayat 4): diterima tanpa nomor BC 1.0.",
+        "No RKSP/JKSP is required of a conveyance arriving from abroad by land (Art. 2(4)): "
+        "accepted without a BC 1.0 number.",
+    ),
+    "DL-004": (
+        "Manifes tidak wajib: tidak ada bongkar/muat dan sarana pengangkut singgah tidak lebih "
+        "dari {hours} jam (Pasal 4 ayat 11, Pasal 8 ayat 7).",
+        "No manifest is required: nothing loaded or unloaded and a stay of at most {hours} h "
+        "(Art. 4(11), 8(7)).",
+    ),
+    # Manifest content
+    "MAN-001": (
+        "Kelompok pos {group} tidak sah untuk manifes {direction_id}: hanya {low}-{high} "
+        "(Pasal 4 ayat 4, Pasal 8 ayat 3).",
+        "Group {group} is not valid in an {direction_en} manifest: only {low}-{high} "
+        "(Art. 4(4), 8(3)).",
+    ),
+    "MAN-002": (
+        "Pos {pos} tercantum {count} kali: setiap pos masuk tepat satu kelompok (Pasal 4 ayat 4).",
+        "Pos {pos} occurs {count} times: every pos belongs to exactly one group (Art. 4(4)).",
+    ),
+    "MAN-003": (
+        "Dokumen pengangkutan {document} pada pos {pos} sudah dipakai pos {first}: satu pos "
+        "untuk setiap B/L atau AWB (Pasal 4 ayat 5).",
+        "Transport document {document} of pos {pos} is already pos {first}'s: one pos per B/L "
+        "or AWB (Art. 4(5)).",
+    ),
+    "MAN-004": (
+        "Jenis dokumen pengangkutan {kind} tidak sesuai dengan moda {mode} (Pasal 4 ayat 5).",
+        "Transport document kind {kind} does not fit the {mode} mode (Art. 4(5)).",
+    ),
+    "MAN-005": (
+        "Kode HS {value}: pos HS 4 digit {heading} tidak ada (Pasal 4 ayat 5).",
+        "HS code {value}: the 4-digit HS heading {heading} does not exist (Art. 4(5)).",
+    ),
+    "MAN-006": (
+        "Pos {pos}: uraian barang ke-{item} wajib diisi, termasuk 5 jenis barang terbesar "
+        "(Pasal 4 ayat 6).",
+        "Pos {pos}: goods item {item} must be described: it is among the five largest "
+        "kinds (Art. 4(6)).",
+    ),
+    "MAN-007": (
+        "Pemberitahuan nihil tidak boleh memuat pos (Pasal 4 ayat 9).",
+        "A nil manifest must not hold any pos (Art. 4(9)).",
+    ),
+    "MAN-008": (
+        "Manifes tanpa pos wajib diserahkan sebagai pemberitahuan nihil (Pasal 4 ayat 9).",
+        "A manifest without any pos must be filed as a nil manifest (Art. 4(9)).",
+    ),
+    "MAN-009": (
+        "Bahasa {value} tidak diterima: manifes dalam bahasa Indonesia atau Inggris "
+        "(Pasal 4 ayat 1).",
+        "Language {value} is not accepted: manifests are in Indonesian or English (Art. 4(1)).",
+    ),
+    "MAN-010": (
+        "Tidak ditemukan BC 1.0 (RKSP/JKSP) untuk {conveyance} voyage {voyage} di kantor "
+        "{office} (Pasal 2 ayat 1).",
+        "No BC 1.0 (RKSP/JKSP) is registered for {conveyance} voyage {voyage} at office "
+        "{office} (Art. 2(1)).",
     ),
     # Internal
     "SYS-001": (

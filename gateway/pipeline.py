@@ -32,33 +32,48 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from gateway import pos_ledger
 from gateway.channels.base import Channel, Inbound, Received, ack_file_name
 from gateway.config import Settings
 from gateway.exceptions import DocumentError, TransientError
 from gateway.messages import finding
 from gateway.model import (
+    Amendment,
+    Conveyance,
     Document,
     DocumentType,
     Finding,
     Flag,
+    Jksp,
     Manifest,
+    PosClosing,
     RegistrationKind,
     RegistrationRef,
 )
 from gateway.model.outcome import DocumentStatus, Outcome
+from gateway.model.registered_pos import RegisteredPos
 from gateway.numbering import aju_prefix, check_supplied, format_nomor_aju
 from gateway.reference import ReferenceData
 from gateway.storage import counters, reference_store
+from gateway.storage import pos as pos_store
 from gateway.storage import submissions as store
 from gateway.storage.database import Database
 from gateway.storage.queue import JobKind, JobQueue
 from gateway.storage.raw_files import RawFileStore, flush_filesystem
-from gateway.storage.tables import acks, audit_log, dedup_keys, manifest_pos, registrations
+from gateway.storage.tables import (
+    acks,
+    audit_log,
+    dedup_keys,
+    documents,
+    registrations,
+)
 from handlers import DEFAULT_RULES, Rule, RuleContext, evaluate
+from handlers.base import Bc10Call
 from handlers.registration import accepted_status, registration_kind
 from parsers import detect_format
 from parsers.base import AckRenderer, Format, ParsedDocument, Parser, ParseResult
@@ -332,6 +347,7 @@ class Pipeline:
             sender=submission.sender,
             channel_family=self.channels[submission.channel].family,
             bc11=_Bc11Lookup(self.db),
+            bc10=_Bc10Lookup(self.db),
         )
         result = evaluate(document, context, self.rules)
         return _Decision(
@@ -548,7 +564,8 @@ class Pipeline:
                 for p in plans
             ],
         )
-        dedup, regs, pos, audit = [], [], [], []
+        dedup, regs, audit = [], [], []
+        ledger: list[pos_ledger.Accepted] = []
         for plan, document_id in zip(plans, ids, strict=True):
             plan.document_id = document_id
             submission = plan.submission
@@ -578,8 +595,16 @@ class Pipeline:
                         "registered_at": now,
                     }
                 )
-                if isinstance(plan.decision.document, Manifest):
-                    pos += _pos_rows(plan.decision.document, document_id)
+            document = plan.decision.document
+            if plan.status is not DocumentStatus.REFUSED and (
+                isinstance(document, Amendment | PosClosing)
+                or (isinstance(document, Manifest) and plan.registration is not None)
+            ):
+                ledger.append(
+                    pos_ledger.Accepted(
+                        document_id=document_id, submission_id=submission.id, document=document
+                    )
+                )
             audit.append(
                 store.audit_row(
                     at=now,
@@ -598,8 +623,9 @@ class Pipeline:
             )
         store.insert_rows(conn, dedup_keys, dedup)
         store.insert_rows(conn, registrations, regs)
-        store.insert_rows(conn, manifest_pos, pos)
         store.insert_rows(conn, audit_log, audit)
+        # After the registrations: an amendment or closing may name a BC 1.1 of this batch.
+        pos_ledger.record_accepted(conn, ledger, now=now)
 
     def _acknowledge(
         self,
@@ -702,20 +728,78 @@ class _Bc11Lookup:
         with self.db.engine.connect() as conn:
             return store.bc11_pos_numbers(conn, ref)
 
+    def pos_records(self, ref: RegistrationRef) -> Mapping[str, RegisteredPos] | None:
+        with self.db.engine.connect() as conn:
+            document_id = pos_store.bc11_document_id(conn, ref)
+            if document_id is None:
+                return None
+            found = pos_store.registered_pos(conn, document_id)
+        return {number: stored.state for number, stored in found.items()}
 
-def _pos_rows(manifest: Manifest, document_id: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "document_id": document_id,
-            "group_number": group.number,
-            "pos_number": str(pos.number),
-            "transport_document": pos.transport_document.number,
-            "status": "OPEN",
-        }
-        for group in manifest.groups
-        for top in group.pos
-        for pos in top.walk()
-    ]
+
+class _Bc10Lookup:
+    """Registered BC 1.0s, read from their documents' summaries (see :func:`summarize`)."""
+
+    # A conveyance calls at an office a few times a year; the newest few are its candidates.
+    CANDIDATES = 50
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, ref: RegistrationRef) -> Bc10Call | None:
+        found = self._calls(
+            registrations.c.office_code == ref.office_code,
+            registrations.c.number == ref.number,
+            registrations.c.registration_date == ref.date,
+        )
+        return found[0] if found else None
+
+    def for_conveyance(self, office_code: str, conveyance: Conveyance) -> tuple[Bc10Call, ...]:
+        summary = documents.c.summary
+        same = sa.func.upper(summary["conveyance"].as_string()) == conveyance.name.upper()
+        if conveyance.imo_number:
+            same = sa.or_(same, summary["imo"].as_string() == conveyance.imo_number)
+        return self._calls(registrations.c.office_code == office_code, same)
+
+    def _calls(self, *where: sa.ColumnElement[bool]) -> tuple[Bc10Call, ...]:
+        query = (
+            sa.select(
+                registrations.c.office_code,
+                registrations.c.number,
+                registrations.c.registration_date,
+                documents.c.document_type,
+                documents.c.summary,
+            )
+            .join(documents, documents.c.id == registrations.c.document_id)
+            .where(registrations.c.kind == str(RegistrationKind.BC10), *where)
+            .order_by(registrations.c.id.desc())
+            .limit(self.CANDIDATES)
+        )
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        calls = []
+        for row in rows:
+            summary = row.summary
+            arrival = summary.get("first_arrival") or summary.get("eta")
+            if arrival is None:  # summarised before BC 1.0s recorded their arrival
+                continue
+            voyages = summary.get("voyages") or [summary.get("voyage_number")]
+            calls.append(
+                Bc10Call(
+                    registration=RegistrationRef(
+                        kind=RegistrationKind.BC10,
+                        office_code=row.office_code,
+                        number=row.number,
+                        date=row.registration_date,
+                    ),
+                    document_type=DocumentType(row.document_type),
+                    conveyance_name=summary.get("conveyance", ""),
+                    imo_number=summary.get("imo"),
+                    arrival=datetime.fromisoformat(arrival),
+                    voyages=tuple(str(v) for v in voyages if v),
+                )
+            )
+        return tuple(calls)
 
 
 def summarize(document: Document | None) -> dict[str, Any]:
@@ -727,12 +811,17 @@ def summarize(document: Document | None) -> dict[str, Any]:
     if conveyance is not None:
         summary["conveyance"] = conveyance.name
         summary["mode"] = str(conveyance.mode)
+        if conveyance.imo_number:
+            summary["imo"] = conveyance.imo_number
     for name in ("voyage_number", "eta", "arrival_at", "departure_at"):
         value = getattr(document, name, None)
         if value is not None:
             summary[name] = value.isoformat() if isinstance(value, datetime) else value
     if isinstance(document, Manifest):
         summary["pos_count"] = sum(1 for _ in document.all_pos())
+    if isinstance(document, Jksp) and document.calls:  # what a JKSP change and a manifest need
+        summary["first_arrival"] = document.first_arrival.isoformat()
+        summary["voyages"] = [call.voyage_number for call in document.calls]
     return summary
 
 

@@ -6,17 +6,22 @@ data snapshot, the clock's reading, the sender, the channel) and return findings
 
 from __future__ import annotations
 
-from handlers.base import Evaluation, Rule, RuleContext, evaluate
-from handlers.identifiers import check_identifiers
-from handlers.references import check_references
-from handlers.sender import check_office_and_sender
-from handlers.timing import check_timing
+# The rules run in this order: who sends and where, identifiers, deadlines, content,
+# amendments (Art. 6) and pos closings (Art. 10).
+# isort: off
+from handlers import sender, identifiers, timing, content, amendments, closing  # noqa: F401 - registers the rules
 
+# isort: on
+from handlers.base import Evaluation, Rule, RuleContext, evaluate
+from handlers.references import check_references
+from handlers.rulebook import rulebook
+
+# The rule book in registration order (the import order above, then each module's order),
+# so a rule registered with @rule runs without being listed twice. REF-001/002 (amendments and
+# closings point at a registered BC 1.1) are not in the book yet.
 DEFAULT_RULES: tuple[Rule, ...] = (
-    check_office_and_sender,
-    check_identifiers,
+    *(registered.check for registered in rulebook()),
     check_references,
-    check_timing,
 )
 
 __all__ = ["DEFAULT_RULES", "Evaluation", "Rule", "RuleContext", "evaluate"]

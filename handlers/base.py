@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from gateway.model import Document, Finding, Flag, RegistrationRef
+from gateway.model import Conveyance, Document, DocumentType, Finding, Flag, RegistrationRef
 from gateway.model.common import RECORD
+from gateway.model.registered_pos import RegisteredPos
 from gateway.reference import ReferenceData
 
 
@@ -19,6 +20,44 @@ class Bc11Lookup(Protocol):
         """The pos numbers of that BC 1.1, or None when no such BC 1.1 is registered."""
         ...
 
+    def pos_records(self, ref: RegistrationRef) -> Mapping[str, RegisteredPos] | None:
+        """Its pos by number as they stand now (current version, closing state), or None."""
+        ...
+
+
+@dataclass(**RECORD)
+class Bc10Call:
+    """A registered BC 1.0 (RKSP or JKSP) as the deadline and link rules need it."""
+
+    registration: RegistrationRef
+    document_type: DocumentType  # RKSP or JKSP
+    conveyance_name: str
+    imo_number: str | None
+    arrival: datetime  # RKSP: its ETA; JKSP: its first arrival (what Art. 2(3) measures to)
+    voyages: tuple[str, ...]  # the voyage number of the RKSP, of every call of the JKSP
+
+
+class Bc10Lookup(Protocol):
+    """Read access to registered BC 1.0 documents, for RKSP/JKSP changes and manifest links."""
+
+    def get(self, ref: RegistrationRef) -> Bc10Call | None:
+        """That BC 1.0, or None when no such BC 1.0 is registered."""
+        ...
+
+    def for_conveyance(self, office_code: str, conveyance: Conveyance) -> tuple[Bc10Call, ...]:
+        """BC 1.0s registered at the office for that conveyance (same IMO number or name)."""
+        ...
+
+
+class NoBc10:
+    """No BC 1.0 is known: for contexts built without a database (tests, tools)."""
+
+    def get(self, ref: RegistrationRef) -> Bc10Call | None:
+        return None
+
+    def for_conveyance(self, office_code: str, conveyance: Conveyance) -> tuple[Bc10Call, ...]:
+        return ()
+
 
 @dataclass(**RECORD)
 class RuleContext:
@@ -27,6 +66,7 @@ class RuleContext:
     sender: str  # carrier code as established by the channel
     channel_family: str  # "pde", "media" or "manual" (Art. 3, 5, 9)
     bc11: Bc11Lookup
+    bc10: Bc10Lookup = NoBc10()  # noqa: RUF009 - stateless, sharing one instance is harmless
 
 
 Rule = Callable[[Document, RuleContext], Iterable[Finding | Flag]]

@@ -1,10 +1,17 @@
-"""Identifier checks with maintained libraries: NPWP, IMO, ISO 6346, UN/LOCODE, HS, country."""
+"""Identifier checks with maintained libraries: NPWP, IMO, ISO 6346, UN/LOCODE, country.
+
+These are the gateway's own rules (SPEC §2, identifiers), not articles of the regulation: a
+document whose identifiers do not exist cannot be matched against anything customs holds.
+One walk over the document lists every identifier with its kind and place; each rule checks
+its own kind. (The HS heading is Art. 4(5)'s, in :mod:`handlers.content`.)
+"""
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pycountry
 from stdnum import imo, iso6346
@@ -22,17 +29,26 @@ from gateway.model import (
     Manifest,
     Party,
     Pos,
-    PosClosing,
     Rksp,
 )
 from handlers.base import RuleContext
+from handlers.rulebook import RuleSeverity, rule
 
 # UN/LOCODE: ISO 3166 country + 3 characters from A-Z and 2-9 (UNECE Rec. 16).
 LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
-HS_CODE = re.compile(r"^\d{4,10}$")
+ARTICLE = "gateway (SPEC §2 identifiers)"
 
 
-def check_identifiers(document: Document, ctx: RuleContext) -> Iterator[Finding | Flag]:
+class Kind(enum.Enum):
+    NPWP = "npwp"
+    IMO = "imo"
+    CONTAINER = "container"
+    LOCODE = "locode"
+    COUNTRY = "country"
+
+
+def identifiers(document: Document) -> Iterator[tuple[Kind, str, str]]:
+    """Every identifier the document carries: (kind, value, place in the document)."""
     if isinstance(document, Rksp):
         yield from _conveyance(document.conveyance)
         yield from _party(document.carrier, "carrier")
@@ -46,27 +62,22 @@ def check_identifiers(document: Document, ctx: RuleContext) -> Iterator[Finding 
             for name in ("port_of_origin", "last_port_of_call", "next_port"):
                 yield from _locode(getattr(call, name), f"calls[{i}].{name}")
     elif isinstance(document, Manifest):
-        yield from _manifest(document)
+        yield from _conveyance(document.conveyance)
+        yield from _party(document.carrier, "carrier")
+        for name in ("port_of_origin", "last_port_of_call", "port_of_call", "next_port"):
+            yield from _locode(getattr(document, name), name)
+        for group in document.groups:
+            for pos in group.pos:
+                for item in pos.walk():
+                    yield from _pos(item, f"group {group.number}")
     elif isinstance(document, Amendment):
         yield from _party(document.requested_by, "requested_by")
         for pos in document.breakdown:
             yield from _pos(pos, "breakdown")
-    elif isinstance(document, PosClosing):
-        return
+    # A pos closing carries no identifier of these kinds.
 
 
-def _manifest(manifest: Manifest) -> Iterator[Finding]:
-    yield from _conveyance(manifest.conveyance)
-    yield from _party(manifest.carrier, "carrier")
-    for name in ("port_of_origin", "last_port_of_call", "port_of_call", "next_port"):
-        yield from _locode(getattr(manifest, name), name)
-    for group in manifest.groups:
-        for pos in group.pos:
-            for item in pos.walk():
-                yield from _pos(item, f"group {group.number}")
-
-
-def _pos(pos: Pos, prefix: str) -> Iterator[Finding]:
+def _pos(pos: Pos, prefix: str) -> Iterator[tuple[Kind, str, str]]:
     where = f"{prefix}/pos {pos.number}"
     yield from _party(pos.shipper, f"{where}/shipper")
     yield from _party(pos.consignee, f"{where}/consignee")
@@ -76,54 +87,105 @@ def _pos(pos: Pos, prefix: str) -> Iterator[Finding]:
     yield from _locode(pos.port_of_discharge, f"{where}/port_of_discharge")
     yield from _locode(pos.final_destination, f"{where}/final_destination")
     for i, container in enumerate(pos.containers):
-        if not iso6346.is_valid(container.number):
-            yield finding(
-                "ID-003",
-                value=container.number,
-                location=Location(path=f"{where}/containers[{i}]"),
-            )
-    for i, goods in enumerate(pos.goods):
-        if not HS_CODE.match(goods.hs_code):
-            yield finding(
-                "ID-005", value=goods.hs_code, location=Location(path=f"{where}/goods[{i}]")
-            )
+        yield Kind.CONTAINER, container.number, f"{where}/containers[{i}]"
 
 
-def _conveyance(conveyance: Conveyance) -> Iterator[Finding]:
-    if conveyance.imo_number is not None and not imo.is_valid(conveyance.imo_number):
-        yield finding(
-            "ID-002", value=conveyance.imo_number, location=Location(path="conveyance/imo")
-        )
-    yield from _country(conveyance.flag, "conveyance/flag")
+def _conveyance(conveyance: Conveyance) -> Iterator[tuple[Kind, str, str]]:
+    if conveyance.imo_number is not None:
+        yield Kind.IMO, conveyance.imo_number, "conveyance/imo"
+    if conveyance.flag is not None:
+        yield Kind.COUNTRY, conveyance.flag, "conveyance/flag"
 
 
-def _party(party: Party, where: str) -> Iterator[Finding]:
-    if party.npwp is not None and not _valid_npwp(party.npwp):
-        yield finding("ID-001", value=party.npwp, location=Location(path=f"{where}/npwp"))
-    yield from _country(party.country, f"{where}/country")
+def _party(party: Party, where: str) -> Iterator[tuple[Kind, str, str]]:
+    if party.npwp is not None:
+        yield Kind.NPWP, party.npwp, f"{where}/npwp"
+    if party.country is not None:
+        yield Kind.COUNTRY, party.country, f"{where}/country"
 
 
-def _country(code: str | None, where: str) -> Iterator[Finding]:
-    if code is not None and not _known_country(code):
-        yield finding("ID-006", value=code, location=Location(path=where))
+def _locode(code: str | None, where: str) -> Iterator[tuple[Kind, str, str]]:
+    if code is not None:
+        yield Kind.LOCODE, code, where
 
 
-def _locode(code: str | None, where: str) -> Iterator[Finding]:
-    if code is not None and not _valid_locode(code):
-        yield finding("ID-004", value=code, location=Location(path=where))
+def _checker(
+    kind: Kind, code: str, valid: Callable[[str], bool]
+) -> Callable[[Document, RuleContext], Iterator[Finding | Flag]]:
+    def check(document: Document, ctx: RuleContext) -> Iterator[Finding | Flag]:
+        for found, value, where in identifiers(document):
+            if found is kind and not valid(value):
+                yield finding(code, value=value, location=Location(path=where))
+
+    check.__name__ = f"check_{kind.value}"
+    return check
 
 
 # Manifests repeat the same few ports and countries thousands of times.
 @functools.lru_cache(maxsize=4096)
-def _valid_npwp(value: str) -> bool:
+def valid_npwp(value: str) -> bool:
     return bool(npwp.is_valid(value))
 
 
 @functools.lru_cache(maxsize=4096)
-def _known_country(code: str) -> bool:
+def known_country(code: str) -> bool:
     return pycountry.countries.get(alpha_2=code) is not None
 
 
 @functools.lru_cache(maxsize=4096)
-def _valid_locode(code: str) -> bool:
-    return bool(LOCODE.match(code)) and _known_country(code[:2])
+def valid_locode(code: str) -> bool:
+    return bool(LOCODE.match(code)) and known_country(code[:2])
+
+
+def valid_imo(value: str) -> bool:
+    return bool(imo.is_valid(value))
+
+
+def valid_container(value: str) -> bool:
+    return bool(iso6346.is_valid(value))
+
+
+check_npwp = rule(
+    id="GW-ID-NPWP",
+    article=ARTICLE,
+    severity=RuleSeverity.REFUSE,
+    checks="Every NPWP (carrier, shipper, consignee, notify party) has a valid check digit.",
+    example="Carrier NPWP 013467384041000 (wrong check digit): refused.",
+    codes=["ID-001"],
+)(_checker(Kind.NPWP, "ID-001", valid_npwp))
+
+check_imo = rule(
+    id="GW-ID-IMO",
+    article=ARTICLE,
+    severity=RuleSeverity.REFUSE,
+    checks="The conveyance's IMO number, when given, has 7 digits with a valid check digit.",
+    example="IMO 9321484 (check digit should be 3): refused.",
+    codes=["ID-002"],
+)(_checker(Kind.IMO, "ID-002", valid_imo))
+
+check_container = rule(
+    id="GW-ID-CONTAINER",
+    article=ARTICLE,
+    severity=RuleSeverity.REFUSE,
+    checks="Every container number is an ISO 6346 number with a valid check digit.",
+    example="Container MSKU1234566 (check digit should be 5): refused.",
+    codes=["ID-003"],
+)(_checker(Kind.CONTAINER, "ID-003", valid_container))
+
+check_locode = rule(
+    id="GW-ID-LOCODE",
+    article=ARTICLE,
+    severity=RuleSeverity.REFUSE,
+    checks="Every port is a UN/LOCODE: an ISO 3166 country and 3 characters from A-Z, 2-9.",
+    example="Port of origin ZZABC (no country ZZ): refused.",
+    codes=["ID-004"],
+)(_checker(Kind.LOCODE, "ID-004", valid_locode))
+
+check_country = rule(
+    id="GW-ID-COUNTRY",
+    article=ARTICLE,
+    severity=RuleSeverity.REFUSE,
+    checks="Every country (flag, party country) is an ISO 3166 alpha-2 code.",
+    example="Flag XX: refused.",
+    codes=["ID-006"],
+)(_checker(Kind.COUNTRY, "ID-006", known_country))

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from gateway.model import Amendment, Document, Jksp, Manifest, PosClosing, RegistrationKind, Rksp
 from gateway.model.outcome import DocumentStatus
+from handlers.timing import rksp_not_required
 
 
 def registration_kind(document: Document) -> RegistrationKind | None:
-    """BC 1.0 for RKSP/JKSP (Art. 2(5)), BC 1.1 for manifests (Art. 4(12), 8(8))."""
+    """BC 1.0 for RKSP/JKSP (Art. 2(5)), BC 1.1 for manifests (Art. 4(12), 8(8)).
+
+    A change amends its BC 1.0 rather than getting one; an RKSP/JKSP nobody had to file (land
+    arrival from abroad, Art. 2(4)) is accepted but is no BC 1.0.
+    """
     if isinstance(document, Rksp | Jksp):
-        return None if document.amends is not None else RegistrationKind.BC10
+        if document.amends is not None or rksp_not_required(document):
+            return None
+        return RegistrationKind.BC10
     if isinstance(document, Manifest):
         return RegistrationKind.BC11
     return None

@@ -134,6 +134,9 @@ def _cell(text: str) -> str:
 
 
 if __name__ == "__main__":
+    # Run as ``-m`` this file is ``__main__``, a second copy of the module: the rules register
+    # in ``handlers.rulebook``, so render from that one.
     import handlers  # noqa: F401 - registers every rule
+    from handlers.rulebook import markdown as render
 
-    print(markdown(), end="")
+    print(render(), end="")

@@ -102,6 +102,7 @@ from paramiko.sftp import (
 from gateway.channels.base import Channel, Inbound, Intake
 from gateway.channels.filedrop import PARTNER_FOLDER, TEMPORARY
 from gateway.exceptions import ConfigurationError, TransientError
+from gateway.login_guard import LoginGuard
 from gateway.storage import credentials
 from gateway.storage.database import Database
 from gateway.storage.raw_files import write_file
@@ -116,13 +117,11 @@ MAX_NAME_BYTES = 255
 # C0, DEL and C1 controls: a name that could rewrite a terminal or a log line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Failed logins answered at once, before the slow-down starts.
-FREE_FAILURES = 3
 # Handshake and login must be done within these, or the connection is closed.
 HANDSHAKE_SECONDS = 15.0
 AUTH_SECONDS = 30.0
 # How long shutdown waits for uploads being handed to the pipeline.
 DRAIN_SECONDS = 10.0
-_GUARD_MAX_ENTRIES = 10_000
 MAX_READ_BYTES = 256 * 1024
 
 BANNER = (
@@ -581,59 +580,6 @@ class SftpServerChannel(Channel):
 
 
 # -- logins ------------------------------------------------------------------------------
-
-
-@dataclass(kw_only=True, slots=True)
-class _Failures:
-    count: int
-    first: float
-    locked_until: float = 0.0
-
-
-class LoginGuard:
-    """Failed logins per (user, peer address): growing delay, then a lockout."""
-
-    def __init__(self, *, delay: float, max_delay: float, limit: int, lockout: float) -> None:
-        self.delay = delay
-        self.max_delay = max_delay
-        self.limit = limit
-        self.lockout = lockout
-        self._lock = threading.Lock()
-        self._seen: dict[tuple[str, str], _Failures] = {}
-
-    def locked(self, user: str, peer: str, *, now: float | None = None) -> bool:
-        at = time.monotonic() if now is None else now
-        with self._lock:
-            entry = self._seen.get((user, peer))
-            return entry is not None and entry.locked_until > at
-
-    def failed(self, user: str, peer: str, *, now: float | None = None) -> float:
-        """Count a failure; the delay to wait before answering it."""
-        at = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._seen) > _GUARD_MAX_ENTRIES:
-                self._forget_older_than(at - self.lockout)
-            entry = self._seen.get((user, peer))
-            if entry is None or (entry.locked_until <= at and at - entry.first > self.lockout):
-                entry = _Failures(count=0, first=at)
-                self._seen[(user, peer)] = entry
-            entry.count += 1
-            if entry.count >= self.limit:
-                entry.locked_until = at + self.lockout
-            over = entry.count - FREE_FAILURES
-            if over <= 0:
-                return 0.0
-            return float(min(self.delay * 2 ** (over - 1), self.max_delay))
-
-    def succeeded(self, user: str, peer: str) -> None:
-        with self._lock:
-            self._seen.pop((user, peer), None)
-
-    def _forget_older_than(self, cutoff: float) -> None:
-        for key in [
-            k for k, v in self._seen.items() if v.first < cutoff and v.locked_until < cutoff
-        ]:
-            del self._seen[key]
 
 
 class _Slots:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.model.common import RECORD, RegistrationRef
+from gateway.storage import amendments as amendment_store
 from gateway.storage.raw_files import StoredFile
 from gateway.storage.tables import (
     acks,
@@ -375,7 +376,27 @@ def report(conn: Connection, submission_id: int) -> list[dict[str, Any]]:
                 "received_at": sub.received_at.isoformat(),
             }
         )
+    _add_amendment_decisions(conn, out, [int(d._mapping[documents.c.id]) for d in docs])
     return out
+
+
+def _add_amendment_decisions(
+    conn: Connection, out: list[dict[str, Any]], document_ids: list[int]
+) -> None:
+    """Amendments show where they stand: pending, or who decided when and why (Art. 6(2))."""
+    found = amendment_store.by_document(conn, document_ids)
+    for result, document_id in zip(out, document_ids, strict=True):
+        row = found.get(document_id)
+        if row is not None:
+            result["amendment"] = {
+                "kind": row.kind,
+                "bc11": {"number": row.bc11_number, "date": row.bc11_date.isoformat()},
+                "pos": row.pos_number,
+                "status": str(row.status),
+                "decided_by": row.decided_by,
+                "decided_at": row.decided_at.isoformat() if row.decided_at else None,
+                "reason": row.decision_reason,
+            }
 
 
 def _iso(value: date | None) -> str | None:

@@ -130,7 +130,16 @@ manifest_pos = Table(
     Column("group_number", Integer, nullable=False),
     Column("pos_number", String(12), nullable=False),
     Column("transport_document", String(64), nullable=False),
-    Column("status", String(20), nullable=False),  # OPEN, CLOSED
+    # OPEN, PARTIALLY_CLOSED, CLOSED, MERGED (gateway.model.registered_pos.PosStatus)
+    Column("status", String(20), nullable=False),
+    # The current version (pos_versions) and what pos closings settled of it (Art. 10).
+    # Weights are whole grams: exact on every database, no Decimal-in-SQLite float drift.
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("packages", Integer),  # NULL only for pos registered before schema 0003
+    Column("gross_weight_g", BigInteger),
+    Column("packages_closed", Integer, nullable=False, server_default="0"),
+    Column("gross_weight_g_closed", BigInteger, nullable=False, server_default="0"),
+    Column("closed_at", UTCDateTime),
     UniqueConstraint("document_id", "pos_number"),
 )
 
@@ -237,4 +246,96 @@ pull_endpoints = Table(
     Column("poll_seconds", Float, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Amendments (perbaikan, Art. 6) of registered BC 1.1 pos: kinds A-D wait for the head of
+# office (PENDING_APPROVAL -> APPROVED / REFUSED), kind E is ACCEPTED and applied at once.
+# ``content`` keeps what an approval applies later (the raw file is not parsed again).
+amendments = Table(
+    "amendments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("document_id", ForeignKey("documents.id"), nullable=False, unique=True),
+    Column("bc11_document_id", ForeignKey("documents.id"), nullable=False, index=True),
+    Column("office_code", String(6), nullable=False, index=True),
+    Column("pos_number", String(12), nullable=False),
+    Column("kind", String(1), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("reason", Text, nullable=False),  # the requester's
+    Column("requested_by", String(200), nullable=False),
+    Column("content", Json, nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(100)),
+    Column("decided_at", UTCDateTime),
+    Column("decision_reason", Text),  # the head of office's, on refusal
+)
+
+# Every version of every pos: version 1 as registered, then one per applied amendment.
+pos_versions = Table(
+    "pos_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("pos_id", ForeignKey("manifest_pos.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content", Json, nullable=False),  # the pos without its sub-pos (rows of their own)
+    Column("amendment_id", ForeignKey("amendments.id")),  # NULL: as registered
+    Column("valid_from", UTCDateTime, nullable=False),
+    UniqueConstraint("pos_id", "version"),
+)
+
+# Pos closings (penutupan pos, Art. 10): the declaration that settled (part of) a pos.
+pos_closings = Table(
+    "pos_closings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("pos_id", ForeignKey("manifest_pos.id"), nullable=False, index=True),
+    Column("document_id", ForeignKey("documents.id"), nullable=False, unique=True),
+    Column("closing_code", String(10), nullable=False),
+    Column("closing_number", String(64), nullable=False),
+    Column("closing_date", Date, nullable=False),
+    Column("packages_closed", Integer),
+    Column("gross_weight_g_closed", BigInteger),
+    Column("closed_at", UTCDateTime, nullable=False),
+)
+
+# People using the web console and the HTTP API (issue 7). Roles as the portals have them:
+# carrier_admin (admin induk: manages operators of the same company group, the first 9 NPWP
+# digits), carrier_operator, officer and head_of_office (per office), admin (operators).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("carrier_code", ForeignKey("carriers.code")),
+    Column("office_code", ForeignKey("offices.code")),
+    Column("npwp", String(16)),  # carrier users: their company's NPWP (group = first 9 digits)
+    Column("password_hash", Text, nullable=False),  # argon2id, PHC string
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64)),
+)
+
+# Console sessions: the cookie carries a random token, the table only its SHA-256.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Carrier API tokens (HTTP API, scoped to one carrier); only a SHA-256 of the token is kept.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("carrier_code", ForeignKey("carriers.code"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
 )

@@ -82,6 +82,7 @@ def gateway_env(data_dir: Path, **settings: object) -> dict[str, str]:
     # A free SFTP port per gateway (logged as sftp_port in "gateway started"): gateways of
     # tests running side by side, or next to `make run`, never fight over 2222.
     env["PDE_GATEWAY_SFTP_PORT"] = "0"
+    env["PDE_GATEWAY_WEB_PORT"] = "0"
     env["PYTHONUNBUFFERED"] = "1"
     for key, value in settings.items():
         env[f"PDE_GATEWAY_{key.upper()}"] = str(value)

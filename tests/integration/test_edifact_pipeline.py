@@ -112,7 +112,11 @@ def test_edifact_amendments_of_kind_c_d_and_e(gateway: Gateway) -> None:
 
     merge = REVISED_POS_1 + "CNI+2+0002'\n"
     [kind_d] = run(gateway, _amendment(number, day, "D", merge), name="d.edi")
-    assert (kind_d["document_type"], kind_d["status"]) == ("AMENDMENT", "PENDING_APPROVAL")
+    # Pos 0001 and 0002 have different shippers, consignees and ports of loading: Art. 6(1) d
+    # allows no merge of them, whatever the format said.
+    assert (kind_d["document_type"], kind_d["status"]) == ("AMENDMENT", "REFUSED")
+    assert set(codes(kind_d)) == {"AMD-006"}
+    assert any("shipper" in e["message_en"] for e in kind_d["errors"])
 
     house = (
         REVISED_POS_1.replace("CNI+1+0001'", "CNI+2+000100030000'")

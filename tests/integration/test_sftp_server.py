@@ -27,13 +27,13 @@ from paramiko.sftp import SFTP_NO_SUCH_FILE, SFTP_PERMISSION_DENIED
 from gateway.app import Gateway
 from gateway.channels.sftp_server import (
     CarrierTree,
-    LoginGuard,
     PathRefused,
     VirtualPath,
     load_or_create_host_key,
     resolve_path,
 )
 from gateway.config import load_settings
+from gateway.login_guard import LoginGuard
 from gateway.storage import credentials
 from gateway.storage.submissions import PendingAck
 from gateway.storage.tables import audit_log, submissions

@@ -1,0 +1,57 @@
+"""The HTTP side of the gateway: the versioned API (``api.py``) and the console (``console.py``).
+
+``create_app(gateway)`` builds the ASGI application around a running :class:`Gateway`;
+``server.py`` serves it with uvicorn in the gateway process (``make run``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from gateway.app import Gateway
+from gateway.login_guard import LoginGuard
+from gateway.web import api, console
+
+STATIC = Path(__file__).parent / "static"
+# Same-origin everything; the console has no inline script, so none is allowed.
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(
+        title="PDE Gateway API",
+        version="1",
+        description="Submit RKSP/JKSP, manifests, amendments and pos closings; read their "
+        "status, registration, errors and acknowledgments. Authenticate with a carrier API "
+        "token (`Authorization: Bearer pde_...`) or a console session.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.gateway = gateway
+    app.state.login_guard = LoginGuard(delay=0.5, max_delay=8.0, limit=10, lockout=900.0)
+    app.include_router(api.router)
+    app.include_router(console.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(console._LoginFirst)
+    async def login_first(request: Request, exc: console._LoginFirst) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app

@@ -1,0 +1,527 @@
+"""The web console: server-rendered pages (Jinja2), no build step, Indonesian and English.
+
+Pages: log in/out, dashboard, a submission (raw file, parsed summary, reasons with their
+place in the file, acknowledgments, timeline from the audit trail), search, upload (carrier
+staff, with progress), paper RKSP keyed in by an officer. Every state change is a POST
+carrying the session's CSRF token and is written to the audit trail with the user.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Form, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from lxml import etree
+
+from gateway import pos_ledger
+from gateway.channels.base import Inbound
+from gateway.storage import amendments as amendment_store
+from gateway.storage import pos as pos_store
+from gateway.storage import submissions as store
+from gateway.storage import users, views
+from gateway.storage.raw_files import RawFileStore
+from gateway.storage.submissions import audit_row, insert_rows
+from gateway.storage.tables import acks, audit_log
+from gateway.storage.users import Role
+from gateway.web.i18n import LANGUAGES, translate
+from gateway.web.security import COOKIE, Caller, caller, check_csrf, gateway_of
+
+router = APIRouter(include_in_schema=False)
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+RAW_PREVIEW_BYTES = 200_000
+NS = "urn:pde-gateway:xml:1"
+
+
+def _lang(request: Request) -> str:
+    wanted = request.query_params.get("lang") or request.cookies.get("lang") or "id"
+    return wanted if wanted in LANGUAGES else "id"
+
+
+def render(
+    request: Request, template: str, who: Caller | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    lang = _lang(request)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "t": lambda key: translate(lang, key),
+            "lang": lang,
+            "who": who,
+            "Role": Role,
+            "csrf": who.session.csrf_token if who and who.session else "",
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie("lang", lang, httponly=True, samesite="strict")
+    return response
+
+
+def _user(request: Request) -> Caller:
+    who = caller(request)
+    if who is None or who.user is None:
+        raise _LoginFirst()
+    return who
+
+
+class _LoginFirst(Exception):
+    """Raised by pages that need a user; answered with a redirect to /login."""
+
+
+# -- log in / out ------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> HTMLResponse:
+    return render(request, "login.html", None)
+
+
+@router.post("/login", response_class=HTMLResponse, response_model=None)
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    gateway = gateway_of(request)
+    guard = request.app.state.login_guard
+    peer = request.client.host if request.client else "?"
+    if guard.locked(username, peer):
+        return render(request, "login.html", None, 429, error="locked")
+    with gateway.db.transaction() as conn:
+        user = users.authenticate(conn, username, password)
+        now = gateway.clock()
+        if user is None:
+            insert_rows(
+                conn,
+                audit_log,
+                [
+                    audit_row(
+                        at=now,
+                        actor=f"web:{peer}",
+                        action="login failed",
+                        detail={"user": username},
+                    )
+                ],
+            )
+            token = None
+        else:
+            token, _session = users.open_session(conn, user, now=now)
+            insert_rows(
+                conn,
+                audit_log,
+                [audit_row(at=now, actor=f"user:{user.username}", action="login", detail={})],
+            )
+    if token is None:
+        time.sleep(guard.failed(username, peer))
+        return render(request, "login.html", None, 401, error="bad_login")
+    guard.succeeded(username, peer)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=int(users.SESSION_LIFETIME.total_seconds()),
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+    who = _user(request)
+    check_csrf(request, who, csrf)
+    token = request.cookies.get(COOKIE, "")
+    gateway = gateway_of(request)
+    with gateway.db.transaction() as conn:
+        users.close_session(conn, token)
+        insert_rows(
+            conn, audit_log, [audit_row(at=gateway.clock(), actor=who.actor, action="logout")]
+        )
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+# -- dashboard, search, submission ----------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request) -> HTMLResponse:
+    who = _user(request)
+    gateway = gateway_of(request)
+    with gateway.db.engine.connect() as conn:
+        board = views.dashboard(conn, who.scope, now=gateway.clock())
+    peak = max([1, *(h[1] for h in board.hours)])
+    return render(request, "dashboard.html", who, board=board, peak=peak)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request) -> HTMLResponse:
+    who = _user(request)
+    params = request.query_params
+    rows: list[views.Row] | None = None
+    if any(params.get(k) for k in ("q", "carrier", "status", "from", "until")):
+        query = views.SearchQuery(
+            text=params.get("q") or None,
+            carrier=params.get("carrier") or None,
+            status=params.get("status") or None,
+            received_from=_date(params.get("from")),
+            received_until=_date(params.get("until")),
+        )
+        with gateway_of(request).db.engine.connect() as conn:
+            rows = views.search(conn, who.scope, query)
+    return render(request, "search.html", who, rows=rows, params=params)
+
+
+def _date(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
+@router.get("/submissions/{submission_id}", response_class=HTMLResponse)
+def submission(
+    request: Request, submission_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+) -> HTMLResponse:
+    who = _user(request)
+    gateway = gateway_of(request)
+    with gateway.db.engine.connect() as conn:
+        if not views.visible(conn, who.scope, submission_id):
+            return render(request, "message.html", who, 404, message="not_found")
+        found = store.get_submission(conn, submission_id)
+        report = store.report(conn, submission_id)
+        ack_rows = conn.execute(
+            sa.select(acks.c.id, acks.c.kind, acks.c.file_name, acks.c.status, acks.c.body)
+            .where(acks.c.submission_id == submission_id)
+            .order_by(acks.c.id)
+        ).all()
+        timeline = conn.execute(
+            sa.select(audit_log)
+            .where(audit_log.c.submission_id == submission_id)
+            .order_by(audit_log.c.at, audit_log.c.id)
+        ).all()
+    assert found is not None
+    raw = RawFileStore(gateway.settings.raw_dir).path_for(found.sha256).read_bytes()
+    text = raw[:RAW_PREVIEW_BYTES].decode("utf-8", errors="replace")
+    lines = text.splitlines() or [""]
+    marked = {
+        e["location"]["line"]
+        for item in report
+        for e in item["errors"]
+        if e.get("location") and e["location"].get("line")
+    }
+    return render(
+        request,
+        "submission.html",
+        who,
+        sub=found,
+        report=report,
+        acks=[
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "file_name": a.file_name,
+                "status": a.status,
+                "body": bytes(a.body)[:20_000].decode("utf-8", errors="replace"),
+            }
+            for a in ack_rows
+        ],
+        timeline=timeline,
+        lines=lines,
+        marked=marked,
+        truncated=len(raw) > RAW_PREVIEW_BYTES,
+    )
+
+
+# -- upload ----------------------------------------------------------------------------
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_form(request: Request) -> HTMLResponse:
+    who = _user(request)
+    carriers = sorted(gateway_of(request).pipeline.reference().carriers)
+    return render(request, "upload.html", who, carriers=carriers)
+
+
+# -- paper RKSP keyed in by an officer -------------------------------------------------------
+
+
+@router.get("/manual/rksp", response_class=HTMLResponse)
+def manual_form(request: Request) -> HTMLResponse:
+    who = _user(request)
+    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    reference = gateway_of(request).pipeline.reference()
+    return render(request, "manual_rksp.html", who, carriers=sorted(reference.carriers), values={})
+
+
+RKSP_FIELDS = (
+    "carrier",
+    "office",
+    "mode",
+    "conveyance",
+    "imo",
+    "call_sign",
+    "flag",
+    "voyage",
+    "origin",
+    "last_port",
+    "arrival_port",
+    "next_port",
+    "eta",
+    "etd",
+)
+
+
+@router.post("/manual/rksp", response_class=HTMLResponse)
+async def manual_submit(request: Request) -> Response:
+    who = _user(request)
+    form = await request.form()
+    check_csrf(request, who, str(form.get("csrf") or ""))
+    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    values = {k: str(form.get(k) or "").strip() for k in RKSP_FIELDS}
+    if who.user is not None and who.user.office_code:
+        values["office"] = who.user.office_code  # an officer keys in for their own office
+    gateway = gateway_of(request)
+    reference = gateway.pipeline.reference()
+    carrier = reference.carriers.get(values["carrier"])
+    office = reference.offices.get(values["office"])
+    if carrier is None or office is None:
+        return render(
+            request,
+            "manual_rksp.html",
+            who,
+            400,
+            carriers=sorted(reference.carriers),
+            values=values,
+            error="carrier/office",
+        )
+    data = _rksp_xml(values, carrier.name, carrier.npwp, office.zone)
+    name = f"manual-rksp-{uuid.uuid4().hex[:8]}.xml"
+    inbound = Inbound(channel="manual", sender=carrier.code, source_name=name, intake_key=name)
+
+    def keyed_in() -> int:
+        received = gateway.pipeline.receive(inbound, io.BytesIO(data))
+        with gateway.db.transaction() as conn:
+            insert_rows(
+                conn,
+                audit_log,
+                [
+                    audit_row(
+                        at=gateway.clock(),
+                        actor=who.actor,
+                        action="keyed in",
+                        submission_id=received.submission_id,
+                        detail={"document": "RKSP", "office": office.code},
+                    )
+                ],
+            )
+        # The workers decide it like any other arrival (same rules, same numbering).
+        return received.submission_id
+
+    submission_id = await run_in_threadpool(keyed_in)
+    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
+def _rksp_xml(values: dict[str, str], carrier_name: str, npwp: str, zone: ZoneInfo) -> bytes:
+    """The form as the RKSP XML document of docs/formats/xml.md; times are office-local."""
+
+    def local(text: str) -> str:
+        if not text:
+            return ""
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return text  # the schema check refuses it with its place
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.isoformat()
+
+    root = etree.Element(f"{{{NS}}}Rksp", nsmap={None: NS})  # type: ignore[dict-item]
+
+    def add(parent: etree._Element, tag: str, text: str | None) -> etree._Element:
+        element = etree.SubElement(parent, f"{{{NS}}}{tag}")
+        if text is not None:
+            element.text = text
+        return element
+
+    header = add(root, "Header", None)
+    add(header, "OfficeCode", values["office"])
+    conveyance = add(root, "Conveyance", None)
+    add(conveyance, "Mode", values["mode"] or "SEA")
+    add(conveyance, "Name", values["conveyance"])
+    for tag, key in (("ImoNumber", "imo"), ("CallSign", "call_sign"), ("Flag", "flag")):
+        if values[key]:
+            add(conveyance, tag, values[key])
+    carrier = add(root, "Carrier", None)
+    add(carrier, "Name", carrier_name)
+    add(carrier, "Npwp", npwp)
+    add(root, "VoyageNumber", values["voyage"])
+    add(root, "PortOfOrigin", values["origin"])
+    add(root, "LastPortOfCall", values["last_port"])
+    add(root, "PortOfArrival", values["arrival_port"])
+    if values["next_port"]:
+        add(root, "NextPort", values["next_port"])
+    add(root, "Eta", local(values["eta"]))
+    if values["etd"]:
+        add(root, "Etd", local(values["etd"]))
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data
+
+
+# -- users (operators: everyone; admin induk: operators of their company group) -------------
+
+
+def _group_carriers(request: Request, who: Caller) -> list[str]:
+    """Carriers whose users ``who`` manages: all for an operator, the NPWP group otherwise."""
+    carriers = gateway_of(request).pipeline.reference().carriers
+    if who.has(Role.ADMIN):
+        return sorted(carriers)
+    group = who.user.company_group if who.user is not None else None
+    return sorted(code for code, c in carriers.items() if group and c.npwp[:9] == group)
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(request: Request) -> HTMLResponse:
+    who = _user(request)
+    if not who.has(Role.ADMIN, Role.CARRIER_ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    managed = set(_group_carriers(request, who))
+    with gateway_of(request).db.engine.connect() as conn:
+        listed = [
+            u for u in users.list_users(conn) if who.has(Role.ADMIN) or (u.carrier_code in managed)
+        ]
+    return render(request, "users.html", who, listed=listed, carriers=sorted(managed))
+
+
+@router.post("/users", response_class=HTMLResponse)
+def users_add(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    display_name: Annotated[str, Form(max_length=200)],
+    role: Annotated[str, Form(max_length=20)],
+    password: Annotated[str, Form(max_length=256)],
+    carrier: Annotated[str, Form(max_length=20)] = "",
+    office: Annotated[str, Form(max_length=6)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    who = _user(request)
+    check_csrf(request, who, csrf)
+    if not who.has(Role.ADMIN, Role.CARRIER_ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    if who.has(Role.CARRIER_ADMIN) and (
+        role != Role.CARRIER_OPERATOR or carrier not in _group_carriers(request, who)
+    ):
+        # An admin induk creates operators, and only for its own company group.
+        return render(request, "message.html", who, 403, message="forbidden")
+    gateway = gateway_of(request)
+    try:
+        with gateway.db.transaction() as conn:
+            users.add_user(
+                conn,
+                username=username,
+                display_name=display_name,
+                role=Role(role),
+                password=password,
+                carrier_code=carrier or None,
+                office_code=office or None,
+                now=gateway.clock(),
+                actor=who.actor,
+            )
+    except (users.UserError, ValueError) as exc:
+        with gateway.db.engine.connect() as conn:
+            listed = users.list_users(conn)
+        return render(
+            request,
+            "users.html",
+            who,
+            400,
+            listed=listed,
+            carriers=_group_carriers(request, who),
+            error=str(exc),
+        )
+    return RedirectResponse("/users", status_code=303)
+
+
+# -- amendment approvals (head of office) and the open-pos report -----------------------------
+
+
+@router.get("/amendments", response_class=HTMLResponse)
+def amendments_page(request: Request) -> HTMLResponse:
+    who = _user(request)
+    if not who.has(Role.HEAD_OF_OFFICE, Role.OFFICER, Role.ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    office = who.user.office_code if who.user is not None else None
+    with gateway_of(request).db.engine.connect() as conn:
+        pending = amendment_store.listing(conn, office_code=office, status="PENDING_APPROVAL")
+        decided = [
+            a
+            for a in amendment_store.listing(conn, office_code=office)
+            if a.status != "PENDING_APPROVAL"
+        ][-20:]
+    return render(request, "amendments.html", who, pending=pending, decided=decided)
+
+
+@router.post("/amendments/{key}/{action}", response_class=HTMLResponse)
+def amendment_decide(
+    request: Request,
+    key: Annotated[str, PathParam(max_length=26)],
+    action: Annotated[str, PathParam(pattern="^(approve|refuse)$")],
+    reason: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    who = _user(request)
+    check_csrf(request, who, csrf)
+    if not who.has(Role.HEAD_OF_OFFICE):  # Art. 6(2): the head of office decides
+        return render(request, "message.html", who, 403, message="forbidden")
+    gateway = gateway_of(request)
+    with gateway.db.engine.connect() as conn:
+        found = amendment_store.find(conn, key)
+    if found is None or (who.user is not None and found.office_code != who.user.office_code):
+        return render(request, "message.html", who, 404, message="not_found")
+    by = who.user.username if who.user is not None else who.actor
+    try:
+        if action == "approve":
+            pos_ledger.approve(gateway.db, key, by=by, now=gateway.clock())
+        else:
+            if not reason.strip():
+                return render(request, "message.html", who, 400, message="reason_required")
+            pos_ledger.refuse(gateway.db, key, by=by, reason=reason.strip(), now=gateway.clock())
+    except pos_ledger.DecisionError as exc:
+        lang = _lang(request)
+        text = exc.finding.message_en if lang == "en" else exc.finding.message_id
+        return render(request, "message.html", who, 409, message=text)
+    return RedirectResponse("/amendments", status_code=303)
+
+
+@router.get("/pos/open", response_class=HTMLResponse)
+def open_pos_page(request: Request) -> HTMLResponse:
+    who = _user(request)
+    if not who.has(Role.HEAD_OF_OFFICE, Role.OFFICER, Role.ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    office = (who.user.office_code if who.user else None) or request.query_params.get("office")
+    gateway = gateway_of(request)
+    rows = []
+    if office:
+        with gateway.db.engine.connect() as conn:
+            rows = pos_store.open_pos(conn, office)
+    now = gateway.clock()
+    return render(request, "open_pos.html", who, rows=rows, office=office, now=now)

@@ -1,0 +1,112 @@
+"""The console's words in Indonesian (default, as the portals) and English.
+
+``?lang=en`` or ``?lang=id`` switches and is remembered in a cookie. Templates call
+``t("key")``; a missing key shows the key itself, and a test checks both languages have
+every key.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("id", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    "app": ("Gateway PDE Bea Cukai", "PDE Gateway, Indonesian Customs"),
+    "login": ("Masuk", "Log in"),
+    "logout": ("Keluar", "Log out"),
+    "username": ("Nama pengguna", "User name"),
+    "password": ("Kata sandi", "Password"),
+    "bad_login": ("Nama pengguna atau kata sandi salah.", "Wrong user name or password."),
+    "locked": (
+        "Terlalu banyak percobaan gagal; coba lagi nanti.",
+        "Too many failed attempts; try again later.",
+    ),
+    "dashboard": ("Dasbor", "Dashboard"),
+    "search": ("Cari", "Search"),
+    "upload": ("Unggah", "Upload"),
+    "manual": ("Rekam dokumen kertas", "Key in paper"),
+    "amendments": ("Persetujuan perbaikan", "Amendment approvals"),
+    "open_pos": ("Pos terbuka", "Open pos"),
+    "partners": ("Mitra", "Partners"),
+    "by_status": ("Menurut status", "By status"),
+    "by_type": ("Menurut jenis dokumen", "By document type"),
+    "by_channel": ("Menurut saluran", "By channel"),
+    "by_office": ("Menurut kantor", "By office"),
+    "waiting": ("Menunggu diproses", "Waiting to be processed"),
+    "oldest": ("Tertua sejak", "Oldest since"),
+    "last_24h": (
+        "Diterima / terdaftar / ditolak per jam, 24 jam terakhir",
+        "Received / registered / refused per hour, last 24 h",
+    ),
+    "received": ("Diterima", "Received"),
+    "registered": ("Terdaftar", "Registered"),
+    "refused": ("Ditolak", "Refused"),
+    "late": ("Pengajuan terlambat", "Late filings"),
+    "none": ("Tidak ada.", "None."),
+    "submission": ("Pengajuan", "Submission"),
+    "status": ("Status", "Status"),
+    "registration": ("Pendaftaran", "Registration"),
+    "errors": ("Alasan dan peringatan", "Reasons and warnings"),
+    "where": ("Letak dalam berkas", "Place in the file"),
+    "acks": ("Tanda terima dan tanggapan", "Receipts and responses"),
+    "timeline": ("Riwayat", "Timeline"),
+    "raw": ("Berkas asli", "Raw file"),
+    "document": ("Dokumen", "Document"),
+    "file": ("Berkas", "File"),
+    "carrier": ("Pengangkut", "Carrier"),
+    "send": ("Kirim", "Send"),
+    "query": (
+        "Nomor aju, nomor pendaftaran, B/L, AWB, sarana pengangkut, voyage",
+        "Nomor aju, registration number, B/L, AWB, vessel/flight, voyage",
+    ),
+    "from": ("Dari", "From"),
+    "until": ("Sampai", "Until"),
+    "results": ("Hasil", "Results"),
+    "not_found": ("Tidak ditemukan.", "Not found."),
+    "forbidden": ("Anda tidak berhak membuka halaman ini.", "You may not open this page."),
+    "uploaded": ("Berkas diterima sebagai pengajuan", "File received as submission"),
+    "progress": ("Kemajuan unggahan", "Upload progress"),
+    "office": ("Kantor", "Office"),
+    "conveyance": ("Sarana pengangkut", "Conveyance"),
+    "voyage": ("Nomor voyage/penerbangan", "Voyage/flight number"),
+    "imo": ("Nomor IMO", "IMO number"),
+    "flag": ("Bendera", "Flag"),
+    "eta": ("Perkiraan tiba (waktu setempat)", "Expected arrival (local time)"),
+    "etd": ("Perkiraan berangkat (waktu setempat)", "Expected departure (local time)"),
+    "origin": ("Pelabuhan asal", "Port of origin"),
+    "last_port": ("Pelabuhan terakhir", "Last port of call"),
+    "arrival_port": ("Pelabuhan tujuan", "Port of arrival"),
+    "next_port": ("Pelabuhan berikut", "Next port"),
+    "mode": ("Moda", "Mode"),
+    "rksp_form": ("RKSP dari dokumen kertas", "RKSP from a paper document"),
+    "approve": ("Setujui", "Approve"),
+    "refuse": ("Tolak", "Refuse"),
+    "reason": ("Alasan", "Reason"),
+    "age": ("Umur", "Age"),
+    "remaining": ("Sisa", "Remaining"),
+    "users": ("Pengguna", "Users"),
+    "add_user": ("Tambah pengguna", "Add a user"),
+    "name": ("Nama", "Name"),
+    "role": ("Peran", "Role"),
+    "password_rule": (
+        "Minimal 6 karakter dengan huruf besar, angka dan simbol.",
+        "At least 6 characters with an upper-case letter, a digit and a symbol.",
+    ),
+    "pending": ("Menunggu persetujuan", "Waiting for approval"),
+    "decided": ("Sudah diputuskan", "Decided"),
+    "kind": ("Jenis", "Kind"),
+    "requested": ("Diajukan", "Requested"),
+    "changes": ("Perubahan", "Changes"),
+    "decided_by": ("Diputuskan oleh", "Decided by"),
+    "reason_required": (
+        "Penolakan memerlukan alasan.",
+        "A refusal needs a reason.",
+    ),
+    "language": ("English", "Bahasa Indonesia"),
+}
+
+
+def translate(lang: str, key: str) -> str:
+    texts = TEXT.get(key)
+    if texts is None:
+        return key
+    return texts[1] if lang == "en" else texts[0]

@@ -1,0 +1,49 @@
+"""Serving the console and the API inside the gateway process (uvicorn in a thread).
+
+The socket is bound before any thread starts, so a port in use stops start-up with a clear
+message, and port 0 picks a free port (logged as ``web_port``). Stopping sets uvicorn's exit
+flag; requests in flight finish first.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import uvicorn
+
+from gateway.app import Gateway
+from gateway.exceptions import ConfigurationError
+
+
+class WebServer:
+    def __init__(self, gateway: Gateway, *, host: str, port: int) -> None:
+        from gateway.web import create_app  # the app imports gateway.app: keep this lazy
+
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.socket.bind((host, port))
+        except OSError as exc:
+            self.socket.close()
+            raise ConfigurationError(
+                f"web console cannot listen on {host}:{port}: {exc.strerror}"
+            ) from exc
+        self.socket.listen(128)
+        self.host = host
+        self.port: int = self.socket.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(gateway), log_config=None, access_log=False, lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=lambda: self.server.run(sockets=[self.socket]), name="web", daemon=True
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        self.socket.close()

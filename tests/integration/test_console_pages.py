@@ -1,0 +1,94 @@
+"""Console pages in process (ASGI): roles, the admin induk's company group, the words."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.app import Gateway
+from gateway.storage import users
+from gateway.web import create_app
+from gateway.web.i18n import TEXT
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "gateway" / "web" / "templates"
+PASSWORD = "Rahasia#1"
+
+
+@pytest.fixture
+def client(gateway: Gateway) -> Iterator[TestClient]:
+    with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+def login_as(
+    client: TestClient, gateway: Gateway, name: str, role: users.Role, **where: str
+) -> str:
+    with gateway.db.transaction() as conn:
+        users.add_user(
+            conn,
+            username=name,
+            display_name=name,
+            role=role,
+            password=PASSWORD,
+            now=gateway.clock(),
+            actor="t",
+            **where,
+        )
+    answer = client.post("/login", data={"username": name, "password": PASSWORD})
+    assert answer.status_code == 200  # followed the redirect to the dashboard
+    page = client.get("/users").text
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    return match.group(1) if match else ""
+
+
+def test_admin_induk_adds_operators_of_its_own_group_only(
+    client: TestClient, gateway: Gateway
+) -> None:
+    csrf = login_as(client, gateway, "induk", users.Role.CARRIER_ADMIN, carrier_code="DEMO")
+    assert csrf
+    base = {"display_name": "Op", "password": PASSWORD, "csrf": csrf}
+    ok = client.post(
+        "/users",
+        data={**base, "username": "demo-op2", "role": "carrier_operator", "carrier": "DEMO"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    other_group = client.post(
+        "/users", data={**base, "username": "x1", "role": "carrier_operator", "carrier": "SAMU"}
+    )
+    assert other_group.status_code == 403
+    officer = client.post(
+        "/users", data={**base, "username": "x2", "role": "officer", "office": "040300"}
+    )
+    assert officer.status_code == 403
+    no_csrf = client.post(
+        "/users",
+        data={**base, "csrf": "", "username": "x3", "role": "carrier_operator", "carrier": "DEMO"},
+    )
+    assert no_csrf.status_code == 403
+    with gateway.db.engine.connect() as conn:
+        names = {u.username for u in users.list_users(conn)}
+    assert names == {"induk", "demo-op2"}
+
+
+def test_pages_need_a_login_and_the_right_role(client: TestClient, gateway: Gateway) -> None:
+    for page in ("/", "/search", "/upload", "/manual/rksp", "/users"):
+        answer = client.get(page, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/login", page
+    login_as(client, gateway, "operator1", users.Role.CARRIER_OPERATOR, carrier_code="DEMO")
+    assert client.get("/manual/rksp").status_code == 403
+    assert client.get("/users").status_code == 403
+
+
+def test_every_word_the_templates_use_exists_in_both_languages() -> None:
+    used = set()
+    for template in TEMPLATES.glob("*.html"):
+        used |= set(re.findall(r't\("([a-z_0-9]+)"\)', template.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"t\('([a-z_0-9]+)'\)", template.read_text(encoding="utf-8")))
+    missing = sorted(used - set(TEXT))
+    assert not missing, missing
+    assert all(indonesian and english for indonesian, english in TEXT.values())
