@@ -260,3 +260,67 @@ def test_dashboard_matches_the_database_after_200_submissions(
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
     page.close()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_head_of_office_approves_one_amendment_and_refuses_another(
+    browser: Any, console: Console
+) -> None:
+    from tests.bc11_documents import amendment
+
+    console.add_user("kepala", "head_of_office", "--office", "040300")
+    console.add_user("demo-op", "carrier_operator", "--carrier", "DEMO")
+    demo = console.token("DEMO")
+    url = f"{console.url}/api/v1/submissions"
+    status, answer = http(
+        "POST", f"{url}?name=m.xml", demo, (EXAMPLES / "manifest-inward.xml").read_bytes()
+    )
+    assert status == 202 and isinstance(answer, dict)
+    manifest = answer["submission_id"]
+
+    def registered(submission_id: int) -> dict[str, Any] | None:
+        code, report = http("GET", f"{url}/{submission_id}", demo)
+        if code == 200 and isinstance(report, list) and report[0]["status"] != "RECEIVED":
+            return dict(report[0])
+        return None
+
+    bc11 = wait_for(lambda: registered(manifest), 30, message="the BC 1.1", gateway=console.gateway)
+    number, day = bc11["registration"]["number"], bc11["registration"]["date"]
+    pending = []
+    second_change = [("consignee.npwp", "031245780041000", "074551235041000")]
+    for name, body in (
+        ("first.xml", amendment(number, day)),
+        ("second.xml", amendment(number, day, changes=second_change)),
+    ):
+        code, answer = http("POST", f"{url}?name={name}", demo, body)
+        assert code == 202 and isinstance(answer, dict)
+        submission_id = int(answer["submission_id"])
+        report = wait_for(
+            lambda s=submission_id: registered(s), 30, message=name, gateway=console.gateway
+        )
+        assert report["status"] == "PENDING_APPROVAL", report
+        pending.append((submission_id, report["nomor_aju"]))
+    (first_id, first_aju), (second_id, second_aju) = pending
+
+    page = log_in(browser, console, "kepala")
+    page.goto(f"{console.url}/amendments")
+    assert page.locator(f'#pending tr[data-aju="{first_aju}"]').count() == 1
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "approval-queue.png"), full_page=True)
+    page.click(f'#pending tr[data-aju="{first_aju}"] button.approve')
+    page.wait_for_url(f"{console.url}/amendments")
+    second = page.locator(f'#pending tr[data-aju="{second_aju}"]')
+    second.locator("input.reason").fill("Dokumen pendukung tidak lengkap")
+    second.locator("button.refuse").click()
+    page.wait_for_url(f"{console.url}/amendments")
+    assert page.locator("#pending").inner_text().count("DEMO") == 0
+    page.close()
+
+    carrier = log_in(browser, console, "demo-op")
+    carrier.goto(f"{console.url}/submissions/{first_id}")
+    assert carrier.locator(".amendment-decision strong").inner_text() == "APPROVED"
+    carrier.goto(f"{console.url}/submissions/{second_id}")
+    assert carrier.locator(".amendment-decision strong").inner_text() == "REFUSED"
+    assert carrier.locator(".decision-reason").inner_text() == "Dokumen pendukung tidak lengkap"
+    actors = console.rows("SELECT actor FROM audit_log WHERE action LIKE 'amendment %'")
+    assert actors and all("kepala" in a for (a,) in actors), actors
+    carrier.close()
