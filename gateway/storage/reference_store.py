@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 
 from gateway.reference import Agreement, Carrier, Office, ReferenceData
 from gateway.storage.database import insert_for
-from gateway.storage.tables import agreements, carriers, offices
+from gateway.storage.submissions import audit_row, insert_rows
+from gateway.storage.tables import agreements, audit_log, carriers, offices
 
 
 def is_seeded(conn: Connection) -> bool:
@@ -66,6 +67,44 @@ def add_carrier(conn: Connection, carrier: Carrier, *, now: datetime) -> None:
                 reference=agreement.reference,
             )
         )
+
+
+def add_agreement(
+    conn: Connection, carrier_code: str, agreement: Agreement, *, now: datetime, actor: str
+) -> None:
+    """A PDE agreement of a carrier with an office (Art. 13), from the console."""
+    if not carrier_exists(conn, carrier_code):
+        raise ValueError(f"unknown carrier {carrier_code!r}")
+    known = conn.execute(sa.select(offices.c.code).where(offices.c.code == agreement.office_code))
+    if known.first() is None:
+        raise ValueError(f"unknown office {agreement.office_code!r}")
+    if agreement.valid_until is not None and agreement.valid_until < agreement.valid_from:
+        raise ValueError("the agreement ends before it starts")
+    conn.execute(
+        sa.insert(agreements).values(
+            carrier_code=carrier_code,
+            office_code=agreement.office_code,
+            valid_from=agreement.valid_from,
+            valid_until=agreement.valid_until,
+            reference=agreement.reference,
+        )
+    )
+    insert_rows(
+        conn,
+        audit_log,
+        [
+            audit_row(
+                at=now,
+                actor=actor,
+                action="agreement added",
+                detail={
+                    "carrier": carrier_code,
+                    "office": agreement.office_code,
+                    "valid_from": agreement.valid_from.isoformat(),
+                },
+            )
+        ],
+    )
 
 
 def carrier_exists(conn: Connection, code: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -26,10 +26,11 @@ from lxml import etree
 
 from gateway import pos_ledger
 from gateway.channels.base import Inbound
+from gateway.reference import Agreement
 from gateway.storage import amendments as amendment_store
+from gateway.storage import credentials, pull_endpoints, reference_store, users, views
 from gateway.storage import pos as pos_store
 from gateway.storage import submissions as store
-from gateway.storage import users, views
 from gateway.storage.raw_files import RawFileStore
 from gateway.storage.submissions import audit_row, insert_rows
 from gateway.storage.tables import acks, audit_log
@@ -525,3 +526,77 @@ def open_pos_page(request: Request) -> HTMLResponse:
             rows = pos_store.open_pos(conn, office)
     now = gateway.clock()
     return render(request, "open_pos.html", who, rows=rows, office=office, now=now)
+
+
+# -- partner administration (operators) -------------------------------------------------------
+
+
+@router.get("/partners", response_class=HTMLResponse)
+def partners_page(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
+    who = _user(request)
+    if not who.has(Role.ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    gateway = gateway_of(request)
+    reference = gateway.pipeline.reference()
+    with gateway.db.engine.connect() as conn:
+        keys = {
+            code: credentials.list_credentials(conn, code, include_revoked=False)
+            for code in reference.carriers
+        }
+        pulls = {e.carrier: e for e in pull_endpoints.load(conn)}
+    return render(
+        request,
+        "partners.html",
+        who,
+        status,
+        carriers=sorted(reference.carriers.values(), key=lambda c: c.code),
+        offices=sorted(reference.offices),
+        keys=keys,
+        pulls=pulls,
+        error=error,
+    )
+
+
+@router.post("/partners/{carrier}/{action}", response_class=HTMLResponse)
+async def partners_change(
+    request: Request,
+    carrier: Annotated[str, PathParam(max_length=20)],
+    action: Annotated[str, PathParam(pattern="^(agreement|key|revoke)$")],
+) -> Response:
+    who = _user(request)
+    form = await request.form()
+    check_csrf(request, who, str(form.get("csrf") or ""))
+    if not who.has(Role.ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    gateway = gateway_of(request)
+    field = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+    try:
+        with gateway.db.transaction() as conn:
+            if action == "agreement":
+                agreement = Agreement(
+                    office_code=field.get("office", ""),
+                    valid_from=date.fromisoformat(field.get("valid_from", "")),
+                    valid_until=date.fromisoformat(field["valid_until"])
+                    if field.get("valid_until")
+                    else None,
+                    reference=field.get("reference") or None,
+                )
+                reference_store.add_agreement(
+                    conn, carrier, agreement, now=gateway.clock(), actor=who.actor
+                )
+            elif action == "key":
+                key = credentials.parse_public_key(field.get("key", ""))
+                credentials.add_key(
+                    conn, carrier, key, comment=None, now=gateway.clock(), actor=who.actor
+                )
+            else:
+                credentials.revoke_key(
+                    conn,
+                    carrier,
+                    field.get("fingerprint", ""),
+                    now=gateway.clock(),
+                    actor=who.actor,
+                )
+    except (ValueError, credentials.CredentialError) as exc:
+        return partners_page(request, error=str(exc), status=400)
+    return RedirectResponse("/partners", status_code=303)

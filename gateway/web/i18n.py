@@ -101,6 +101,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "Penolakan memerlukan alasan.",
         "A refusal needs a reason.",
     ),
+    "agreements": ("Perjanjian PDE", "PDE agreements"),
+    "add_agreement": ("Tambah perjanjian", "Add an agreement"),
+    "valid_from": ("Berlaku mulai", "Valid from"),
+    "valid_until": ("Berlaku sampai", "Valid until"),
+    "sftp_keys": ("Kunci SFTP", "SFTP keys"),
+    "add_key": ("Tambah kunci publik", "Add a public key"),
+    "revoke": ("Cabut", "Revoke"),
+    "pull": ("Penarikan SFTP", "SFTP pull"),
     "language": ("English", "Bahasa Indonesia"),
 }
 

@@ -92,3 +92,46 @@ def test_every_word_the_templates_use_exists_in_both_languages() -> None:
     missing = sorted(used - set(TEXT))
     assert not missing, missing
     assert all(indonesian and english for indonesian, english in TEXT.values())
+
+
+def test_operator_adds_an_agreement_and_a_key_and_revokes_it(
+    client: TestClient, gateway: Gateway, tmp_path: Path
+) -> None:
+    import subprocess
+
+    login_as(client, gateway, "ops", users.Role.ADMIN)
+    page = client.get("/partners").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    added = client.post(
+        "/partners/SAMU/agreement",
+        data={"csrf": csrf, "office": "050100", "valid_from": "2026-01-01", "reference": "PKS-9"},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    backwards = client.post(
+        "/partners/SAMU/agreement",
+        data={
+            "csrf": csrf,
+            "office": "050100",
+            "valid_from": "2026-02-01",
+            "valid_until": "2026-01-01",
+        },
+    )
+    assert backwards.status_code == 400 and "ends before it starts" in backwards.text
+    key = tmp_path / "k"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    line = key.with_suffix(".pub").read_text().strip()
+    assert client.post("/partners/SAMU/key", data={"csrf": csrf, "key": line}).status_code == 200
+    with gateway.db.engine.connect() as conn:
+        from gateway.storage import credentials, reference_store
+
+        [credential] = credentials.list_credentials(conn, "SAMU")
+        agreements = reference_store.load(conn).carriers["SAMU"].agreements
+    assert any(a.office_code == "050100" and a.reference == "PKS-9" for a in agreements)
+    revoke = client.post(
+        "/partners/SAMU/revoke", data={"csrf": csrf, "fingerprint": credential.fingerprint}
+    )
+    assert revoke.status_code == 200
+    with gateway.db.engine.connect() as conn:
+        assert credentials.list_credentials(conn, "SAMU") == []
+    assert client.post("/partners/SAMU/key", data={"csrf": "", "key": line}).status_code == 403
