@@ -14,7 +14,6 @@ import uuid
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
@@ -22,7 +21,6 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from lxml import etree
 
 from gateway import pos_ledger
 from gateway.channels.base import Inbound
@@ -35,13 +33,13 @@ from gateway.storage.raw_files import RawFileStore
 from gateway.storage.submissions import audit_row, insert_rows
 from gateway.storage.tables import acks, audit_log
 from gateway.storage.users import Role
+from gateway.web import paper
 from gateway.web.i18n import LANGUAGES, translate
 from gateway.web.security import COOKIE, Caller, caller, check_csrf, gateway_of
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 RAW_PREVIEW_BYTES = 200_000
-NS = "urn:pde-gateway:xml:1"
 
 
 def _lang(request: Request) -> str:
@@ -315,9 +313,18 @@ async def manual_submit(request: Request) -> Response:
             values=values,
             error="carrier/office",
         )
-    data = _rksp_xml(values, carrier.name, carrier.npwp, office.zone)
-    name = f"manual-rksp-{uuid.uuid4().hex[:8]}.xml"
-    inbound = Inbound(channel="manual", sender=carrier.code, source_name=name, intake_key=name)
+    data = paper.rksp_xml(values, (carrier.name, carrier.npwp), office.zone)
+    return await _key_in(request, who, carrier.code, office.code, "RKSP", data)
+
+
+async def _key_in(
+    request: Request, who: Caller, carrier: str, office: str, kind: str, data: bytes
+) -> Response:
+    """The keyed-in document enters like any arrival; the workers decide it (same rules and
+    numbering), and the audit trail says who typed it."""
+    gateway = gateway_of(request)
+    name = f"manual-{kind.lower()}-{uuid.uuid4().hex[:8]}.xml"
+    inbound = Inbound(channel="manual", sender=carrier, source_name=name, intake_key=name)
 
     def keyed_in() -> int:
         received = gateway.pipeline.receive(inbound, io.BytesIO(data))
@@ -331,61 +338,73 @@ async def manual_submit(request: Request) -> Response:
                         actor=who.actor,
                         action="keyed in",
                         submission_id=received.submission_id,
-                        detail={"document": "RKSP", "office": office.code},
+                        detail={"document": kind, "office": office},
                     )
                 ],
             )
-        # The workers decide it like any other arrival (same rules, same numbering).
         return received.submission_id
 
     submission_id = await run_in_threadpool(keyed_in)
     return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
 
 
-def _rksp_xml(values: dict[str, str], carrier_name: str, npwp: str, zone: ZoneInfo) -> bytes:
-    """The form as the RKSP XML document of docs/formats/xml.md; times are office-local."""
+MANIFEST_FIELDS = (
+    "carrier",
+    "office",
+    "direction",
+    "mode",
+    "language",
+    "conveyance",
+    "imo",
+    "call_sign",
+    "flag",
+    "voyage",
+    "origin",
+    "last_port",
+    "port_of_call",
+    "next_port",
+    "moment",
+)
 
-    def local(text: str) -> str:
-        if not text:
-            return ""
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return text  # the schema check refuses it with its place
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone)
-        return moment.isoformat()
 
-    root = etree.Element(f"{{{NS}}}Rksp", nsmap={None: NS})  # type: ignore[dict-item]
+@router.get("/manual/manifest", response_class=HTMLResponse)
+def manual_manifest_form(request: Request) -> HTMLResponse:
+    who = _user(request)
+    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    reference = gateway_of(request).pipeline.reference()
+    return render(
+        request,
+        "manual_manifest.html",
+        who,
+        carriers=sorted(reference.carriers),
+        values={},
+        rows=range(1, paper.POS_ROWS + 1),
+        fields=paper.POS_FIELDS,
+    )
 
-    def add(parent: etree._Element, tag: str, text: str | None) -> etree._Element:
-        element = etree.SubElement(parent, f"{{{NS}}}{tag}")
-        if text is not None:
-            element.text = text
-        return element
 
-    header = add(root, "Header", None)
-    add(header, "OfficeCode", values["office"])
-    conveyance = add(root, "Conveyance", None)
-    add(conveyance, "Mode", values["mode"] or "SEA")
-    add(conveyance, "Name", values["conveyance"])
-    for tag, key in (("ImoNumber", "imo"), ("CallSign", "call_sign"), ("Flag", "flag")):
-        if values[key]:
-            add(conveyance, tag, values[key])
-    carrier = add(root, "Carrier", None)
-    add(carrier, "Name", carrier_name)
-    add(carrier, "Npwp", npwp)
-    add(root, "VoyageNumber", values["voyage"])
-    add(root, "PortOfOrigin", values["origin"])
-    add(root, "LastPortOfCall", values["last_port"])
-    add(root, "PortOfArrival", values["arrival_port"])
-    if values["next_port"]:
-        add(root, "NextPort", values["next_port"])
-    add(root, "Eta", local(values["eta"]))
-    if values["etd"]:
-        add(root, "Etd", local(values["etd"]))
-    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    return data
+@router.post("/manual/manifest", response_class=HTMLResponse)
+async def manual_manifest_submit(request: Request) -> Response:
+    who = _user(request)
+    form = await request.form()
+    check_csrf(request, who, str(form.get("csrf") or ""))
+    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
+        return render(request, "message.html", who, 403, message="forbidden")
+    values = {k: str(form.get(k) or "").strip() for k in MANIFEST_FIELDS}
+    if who.user is not None and who.user.office_code:
+        values["office"] = who.user.office_code
+    rows = [
+        {f: str(form.get(f"pos{n}_{f}") or "").strip() for f in paper.POS_FIELDS}
+        for n in range(1, paper.POS_ROWS + 1)
+    ]
+    reference = gateway_of(request).pipeline.reference()
+    carrier = reference.carriers.get(values["carrier"])
+    office = reference.offices.get(values["office"])
+    if carrier is None or office is None:
+        return render(request, "message.html", who, 400, message="not_found")
+    data = paper.manifest_xml(values, rows, (carrier.name, carrier.npwp), office.zone)
+    return await _key_in(request, who, carrier.code, office.code, "MANIFEST", data)
 
 
 # -- users (operators: everyone; admin induk: operators of their company group) -------------

@@ -109,6 +109,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "add_key": ("Tambah kunci publik", "Add a public key"),
     "revoke": ("Cabut", "Revoke"),
     "pull": ("Penarikan SFTP", "SFTP pull"),
+    "manifest_form": ("Manifes dari dokumen kertas", "Manifest from a paper document"),
+    "direction": ("Arah", "Direction"),
+    "doc_language": ("Bahasa dokumen", "Language of the document"),
+    "moment": (
+        "Waktu kedatangan / keberangkatan (waktu setempat)",
+        "Moment of arrival / departure (local time)",
+    ),
+    "pos_help": (
+        "Satu baris per B/L atau AWB; baris kosong diabaikan; tanpa baris = manifes nihil.",
+        "One line per B/L or AWB; empty lines are ignored; no line at all = nil manifest.",
+    ),
     "language": ("English", "Bahasa Indonesia"),
 }
 

@@ -135,3 +135,68 @@ def test_operator_adds_an_agreement_and_a_key_and_revokes_it(
     with gateway.db.engine.connect() as conn:
         assert credentials.list_credentials(conn, "SAMU") == []
     assert client.post("/partners/SAMU/key", data={"csrf": "", "key": line}).status_code == 403
+
+
+def test_officer_keys_in_a_paper_manifest_with_two_pos(
+    client: TestClient, gateway: Gateway
+) -> None:
+    login_as(client, gateway, "petugas", users.Role.OFFICER, office_code="040300")
+    page = client.get("/manual/manifest").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    pos = {
+        "group": "1",
+        "doc_kind": "BL",
+        "doc_date": "2099-03-01",
+        "shipper": "Lion City Polymers Pte. Ltd.",
+        "shipper_country": "SG",
+        "consignee": "PT Cahya Abadi Logistik",
+        "consignee_npwp": "031245780041000",
+        "consignee_country": "ID",
+        "loading": "SGSIN",
+        "discharge": "IDTPP",
+        "packages": "2",
+        "package_kind": "CN",
+        "weight": "41500.000",
+        "hs": "3901",
+        "description": "Polyethylene in primary forms",
+    }
+    form = {
+        "csrf": csrf,
+        "carrier": "DEMO",
+        "direction": "INWARD",
+        "mode": "SEA",
+        "language": "id",
+        "conveyance": "KM KERTAS",
+        "imo": "9321483",
+        "voyage": "088N",
+        "origin": "SGSIN",
+        "last_port": "SGSIN",
+        "port_of_call": "IDTPP",
+        "moment": "2099-03-14T06:30",
+        **{f"pos1_{k}": v for k, v in pos.items()},
+        "pos1_doc_number": "PAPER0001",
+        **{f"pos2_{k}": v for k, v in pos.items()},
+        "pos2_doc_number": "PAPER0002",
+    }
+    answer = client.post("/manual/manifest", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    submission_id = int(answer.headers["location"].rsplit("/", 1)[1])
+    gateway.pipeline.process(submission_id)
+    with gateway.db.engine.connect() as conn:
+        from gateway.storage import submissions as store
+
+        [report] = store.report(conn, submission_id)
+    assert report["status"] == "REGISTERED", report["errors"]
+    assert report["registration"]["kind"] == "BC 1.1"
+    with gateway.db.engine.connect() as conn:
+        import sqlalchemy as sa
+
+        from gateway.storage.tables import documents, manifest_pos
+
+        bills = conn.scalars(
+            sa.select(manifest_pos.c.transport_document)
+            .join(documents, documents.c.id == manifest_pos.c.document_id)
+            .where(documents.c.submission_id == submission_id)
+            .order_by(manifest_pos.c.pos_number)
+        ).all()
+    assert bills == ["PAPER0001", "PAPER0002"]
