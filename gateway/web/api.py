@@ -22,7 +22,7 @@ from gateway.channels.base import Inbound, safe_name
 from gateway.storage import submissions as store
 from gateway.storage import views
 from gateway.storage.raw_files import RawFileStore
-from gateway.storage.tables import acks
+from gateway.storage.tables import acks, audit_log
 from gateway.web.security import Caller, check_csrf, gateway_of, require
 
 router = APIRouter(prefix="/api/v1", tags=["submissions"])
@@ -61,6 +61,9 @@ class QueueStats(BaseModel):
 CallerDep = Annotated[Caller, Depends(require)]
 # Ids are 64-bit in the database: anything larger is simply not found, never a server error.
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Search words: printable text only (PostgreSQL refuses NUL in text; control characters are
+# never part of a number, a name or a B/L).
+Word = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 def _sender(request: Request, who: Caller, carrier: str | None) -> str:
@@ -80,7 +83,10 @@ async def submit(
     request: Request,
     who: CallerDep,
     name: Annotated[str, Query(max_length=255, description="The file's name.")] = "upload",
-    carrier: Annotated[str | None, Query(description="For customs/operator users.")] = None,
+    carrier: Annotated[
+        str | None,
+        Query(max_length=20, pattern=r"^[A-Z0-9_-]+$", description="For customs/operator users."),
+    ] = None,
 ) -> Accepted:
     """Submit one file: the raw body, or ``multipart/form-data`` with a ``file`` field."""
     gateway = gateway_of(request)
@@ -91,17 +97,20 @@ async def submit(
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
-            check_csrf(request, who, str(form.get("csrf") or "") or None)
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise HTTPException(422, "multipart body without a 'file' part")
-            name = upload.filename or name
-            size = 0
-            while chunk := await upload.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(413, f"file larger than {limit} bytes")
-                spool.write(chunk)
+            try:
+                check_csrf(request, who, str(form.get("csrf") or "") or None)
+                upload = form.get("file")
+                if upload is None or isinstance(upload, str):
+                    raise HTTPException(422, "multipart body without a 'file' part")
+                name = upload.filename or name
+                size = 0
+                while chunk := await upload.read(CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise HTTPException(413, f"file larger than {limit} bytes")
+                    spool.write(chunk)
+            finally:
+                await form.close()  # the parts' own temporary files
         else:
             check_csrf(request, who, None)
             size = 0
@@ -119,6 +128,7 @@ async def submit(
         )
         stream = cast(BinaryIO, spool)  # a SpooledTemporaryFile is a binary file object
         [received] = await run_in_threadpool(gateway.pipeline.receive_many, [(inbound, stream)])
+        await run_in_threadpool(_audit_upload, request, who, received.submission_id, name)
     finally:
         spool.close()
     return Accepted(
@@ -126,6 +136,25 @@ async def submit(
         created=received.created,
         status_url=f"/api/v1/submissions/{received.submission_id}",
     )
+
+
+def _audit_upload(request: Request, who: Caller, submission_id: int, name: str) -> None:
+    """Who uploaded it: the pipeline records the arrival, this the person or token behind it."""
+    gateway = gateway_of(request)
+    with gateway.db.transaction() as conn:
+        store.insert_rows(
+            conn,
+            audit_log,
+            [
+                store.audit_row(
+                    at=gateway.clock(),
+                    actor=who.actor,
+                    action="uploaded",
+                    submission_id=submission_id,
+                    detail={"source_name": name},
+                )
+            ],
+        )
 
 
 def _visible(request: Request, who: Caller, submission_id: Id) -> None:
@@ -198,10 +227,10 @@ def ack(request: Request, who: CallerDep, submission_id: Id, ack_id: Id) -> Resp
 def search(
     request: Request,
     who: CallerDep,
-    q: str | None = None,
-    carrier: str | None = None,
-    status: str | None = None,
-    document_type: str | None = None,
+    q: Word = None,
+    carrier: Word = None,
+    status: Word = None,
+    document_type: Word = None,
     received_from: date | None = None,
     received_until: date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

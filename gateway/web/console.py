@@ -9,6 +9,7 @@ carrying the session's CSRF token and is written to the audit trail with the use
 from __future__ import annotations
 
 import io
+import re
 import time
 import uuid
 from datetime import date, datetime
@@ -22,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from gateway import pos_ledger
+from gateway import deadline_watch, pos_ledger
 from gateway.channels.base import Inbound
 from gateway.reference import Agreement
 from gateway.storage import amendments as amendment_store
@@ -40,6 +41,7 @@ from gateway.web.security import COOKIE, Caller, caller, check_csrf, gateway_of
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 RAW_PREVIEW_BYTES = 200_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _lang(request: Request) -> str:
@@ -99,6 +101,8 @@ def login(
     peer = request.client.host if request.client else "?"
     if guard.locked(username, peer):
         return render(request, "login.html", None, 429, error="locked")
+    if _CONTROL.search(username):  # no user name has them; PostgreSQL refuses NUL in text
+        return render(request, "login.html", None, 401, error="bad_login")
     with gateway.db.transaction() as conn:
         user = users.authenticate(conn, username, password)
         now = gateway.clock()
@@ -162,10 +166,18 @@ def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectRespo
 def dashboard(request: Request) -> HTMLResponse:
     who = _user(request)
     gateway = gateway_of(request)
+    reference = gateway.pipeline.reference()  # before: SQLite allows one open transaction
     with gateway.db.engine.connect() as conn:
         board = views.dashboard(conn, who.scope, now=gateway.clock())
+        report = deadline_watch.watch(conn, now=gateway.clock(), reference=reference)
+    # Overdue conveyances are the offices' business: carriers see their own late filings.
+    overdue = [
+        o
+        for o in report.overdue_manifests
+        if who.scope.carrier is None and who.scope.office in (None, o.office_code)
+    ]
     peak = max([1, *(h[1] for h in board.hours)])
-    return render(request, "dashboard.html", who, board=board, peak=peak)
+    return render(request, "dashboard.html", who, board=board, peak=peak, overdue=overdue)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -173,6 +185,8 @@ def search(request: Request) -> HTMLResponse:
     who = _user(request)
     params = request.query_params
     rows: list[views.Row] | None = None
+    if any(_CONTROL.search(v) for v in params.values()):
+        return render(request, "search.html", who, 422, rows=[], params={})
     if any(params.get(k) for k in ("q", "carrier", "status", "from", "until")):
         query = views.SearchQuery(
             text=params.get("q") or None,

@@ -120,6 +120,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "Satu baris per B/L atau AWB; baris kosong diabaikan; tanpa baris = manifes nihil.",
         "One line per B/L or AWB; empty lines are ignored; no line at all = nil manifest.",
     ),
+    "overdue": (
+        "Sarana pengangkut tiba tanpa manifes dalam batas waktu",
+        "Conveyances arrived without a manifest within the deadline",
+    ),
+    "due": ("batas", "due"),
     "language": ("English", "Bahasa Indonesia"),
 }
 

@@ -170,3 +170,30 @@ def test_the_openapi_document_is_valid(client: TestClient) -> None:
     document = client.get("/api/v1/openapi.json").json()
     validate(document)
     assert "/api/v1/submissions" in document["paths"]
+
+
+def test_multipart_upload_is_audited_with_the_token_behind_it(
+    client: TestClient, gateway: Gateway
+) -> None:
+    import sqlalchemy as sa
+
+    from gateway.storage.tables import audit_log
+
+    demo = token(gateway, "DEMO")
+    answer = client.post(
+        "/api/v1/submissions",
+        files={"file": ("jksp.xml", (EXAMPLES / "jksp.xml").read_bytes(), "application/xml")},
+        headers=demo,
+    )
+    assert answer.status_code == 202, answer.text
+    submission_id = answer.json()["submission_id"]
+    gateway.pipeline.process(submission_id)
+    [report] = client.get(f"/api/v1/submissions/{submission_id}", headers=demo).json()
+    assert (report["source_name"], report["status"]) == ("jksp.xml", "REGISTERED")
+    with gateway.db.engine.connect() as conn:
+        actors = conn.scalars(
+            sa.select(audit_log.c.actor).where(
+                audit_log.c.submission_id == submission_id, audit_log.c.action == "uploaded"
+            )
+        ).all()
+    assert actors == ["token:DEMO"]
