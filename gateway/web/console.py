@@ -34,7 +34,7 @@ from gateway.storage.raw_files import RawFileStore
 from gateway.storage.submissions import audit_row, insert_rows
 from gateway.storage.tables import acks, audit_log
 from gateway.storage.users import Role
-from gateway.web import paper
+from gateway.web import paper, readable
 from gateway.web.i18n import LANGUAGES, translate
 from gateway.web.security import COOKIE, Caller, caller, check_csrf, gateway_of
 
@@ -232,6 +232,7 @@ def submission(
         ).all()
     assert found is not None
     raw = RawFileStore(gateway.settings.raw_dir).path_for(found.sha256).read_bytes()
+    parsed = readable.parsed_lines(gateway.pipeline, raw)
     text = raw[:RAW_PREVIEW_BYTES].decode("utf-8", errors="replace")
     lines = text.splitlines() or [""]
     marked = {
@@ -260,6 +261,7 @@ def submission(
         lines=lines,
         marked=marked,
         truncated=len(raw) > RAW_PREVIEW_BYTES,
+        parsed=parsed,
     )
 
 

@@ -125,6 +125,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "Conveyances arrived without a manifest within the deadline",
     ),
     "due": ("batas", "due"),
+    "parsed": ("Isi dokumen seperti dibaca gateway", "The document as the gateway read it"),
     "language": ("English", "Bahasa Indonesia"),
 }
 

@@ -200,3 +200,24 @@ def test_officer_keys_in_a_paper_manifest_with_two_pos(
             .order_by(manifest_pos.c.pos_number)
         ).all()
     assert bills == ["PAPER0001", "PAPER0002"]
+
+
+def test_the_submission_page_shows_the_document_as_read(
+    client: TestClient, gateway: Gateway
+) -> None:
+    import io
+
+    from gateway.channels.base import Inbound
+
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    received = gateway.pipeline.receive(
+        Inbound(channel="cli", sender="DEMO", source_name="m.edi", intake_key="k1"),
+        io.BytesIO((examples / "manifest-inward.edi").read_bytes()),
+    )
+    gateway.pipeline.process(received.submission_id)
+    login_as(client, gateway, "ops", users.Role.ADMIN)
+    page = client.get(f"/submissions/{received.submission_id}").text
+    parsed = page.split('<table class="parsed">', 1)[1].split("</table>", 1)[0]
+    # values the EDIFACT mapper read, shown field by field
+    for value in ("KM DEMO NUSANTARA", "DPNSHA2501001", "MSKU1234565", "85171300", "INWARD"):
+        assert value in parsed, value
