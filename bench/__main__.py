@@ -1,4 +1,4 @@
-"""``python -m bench [--only filedrop|manifest|x12|edifact|sftp] [--files N] [--pos N] ...``.
+"""``python -m bench [--only filedrop|manifest|x12|edifact|sftp|workers] [--files N] ...``.
 
 Exit status 0 when every target is met, 1 otherwise.
 """
@@ -11,7 +11,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import edifact, filedrop, manifest, sftp, x12
+from bench import edifact, filedrop, manifest, sftp, workers, x12
 from bench.common import print_machine, print_table, verdict
 
 
@@ -19,7 +19,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--only",
-        choices=("filedrop", "manifest", "x12", "edifact", "sftp"),
+        choices=("filedrop", "manifest", "x12", "edifact", "sftp", "workers"),
         help="run one benchmark",
     )
     parser.add_argument("--files", type=int, default=2000, help="RKSP files to drop (2000)")
@@ -52,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="run each benchmark this many times (1)"
+    )
+    parser.add_argument(
+        "--worker-files",
+        type=int,
+        default=2000,
+        help="RKSP files per run of the worker-process benchmark on PostgreSQL (2000)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dirs")
     args = parser.parse_args(argv)
@@ -184,6 +190,22 @@ def main(argv: list[str] | None = None) -> int:
                     f"{sr.responses}/{sr.files} answered",
                     "every upload answered in outbox/",
                     verdict(sr.ok),
+                ]
+            )
+    if args.only in (None, "workers"):
+        # 1, 2 and 4 worker processes on PostgreSQL (no target: the figures go to
+        # docs/performance.md with the core count).
+        for wr in workers.run_all(args.worker_files):
+            ok &= wr.ok
+            summary.append(
+                [
+                    f"workers x{wr.processes} (PostgreSQL)",
+                    f"{wr.files_per_second:.1f} files/s, "
+                    f"p50 {wr.latency_ms.get('p50', 0):.0f} ms, "
+                    f"p99 {wr.latency_ms.get('p99', 0):.0f} ms, "
+                    f"{wr.processed}/{wr.files} processed",
+                    "every file processed",
+                    verdict(wr.ok),
                 ]
             )
     print(f"\n== summary ({time.monotonic() - t0:.0f} s) ==")

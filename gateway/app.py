@@ -1,12 +1,42 @@
-"""The gateway as a running service: database, channels, pipeline, workers, sweeper."""
+"""The gateway as a running service: database, channels, pipeline, workers, scheduler.
+
+**Roles.** One process runs everything by default. ``--role`` (repeatable or comma-separated)
+picks parts, for deployments of several processes on several machines that share one
+PostgreSQL database and one folder for raw files (``data_dir``):
+
+=============  ================================================================================
+``worker``     worker threads: claim PROCESS/DELIVER jobs (``FOR UPDATE SKIP LOCKED``, a lease
+               renewed by a heartbeat), plus a sweeper that hands back the jobs of workers
+               whose lease ran out (a SIGKILLed process, a lost machine)
+``scheduler``  the periodic jobs (:mod:`gateway.scheduler`, :mod:`gateway.housekeeping`) and
+               the polling intake channels, **file drop and SFTP pull**: these poll shared
+               places (``in/`` folders, carriers' servers), so they run in the one scheduler
+               that holds the leader lock; a second scheduler process is a hot standby
+``web``        the console and HTTP API (HTTP intake); any number of them behind a balancer
+``sftp``       the embedded SFTP server (SFTP intake); any number of them
+=============  ================================================================================
+
+Intake that *listens* (HTTP, SFTP) scales with its role; intake that *polls* is a duty of the
+leading scheduler, so it needs no role of its own. Acknowledgments are delivered by workers,
+into the shared ``data_dir`` (outboxes, drop ``out/``, pull spools).
+
+**Stopping.** SIGTERM (or SIGINT) stops intake first (listeners and pollers see the stop
+event, the web server is shut), lets each worker finish the batch in hand, hands back
+whatever is still claimed (``JobQueue.release_worker``: another process takes it at once
+instead of after the lease) and exits. **Starting** resumes everything pending: jobs are in
+the database, jobs held by dead processes of this host go back at once, the others when their
+lease runs out; files still in ``in/`` are taken by the next scan.
+"""
 
 from __future__ import annotations
 
+import enum
 import functools
 import os
 import signal
 import socket
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 from types import FrameType
 
@@ -20,8 +50,11 @@ from gateway.channels.manual import ManualChannel
 from gateway.channels.sftp_pull import SftpPullChannel
 from gateway.channels.sftp_server import SftpServerChannel
 from gateway.config import Settings
+from gateway.exceptions import ConfigurationError, GatewayError
+from gateway.housekeeping import STALE_PART_SECONDS, build_jobs
 from gateway.pipeline import Clock, Pipeline
 from gateway.reference import load_carriers, load_offices
+from gateway.scheduler import Scheduler, leader_lock_for
 from gateway.storage import pull_endpoints, reference_store
 from gateway.storage.database import Database
 from gateway.worker import Worker, utc_now
@@ -29,16 +62,41 @@ from gateway.worker import Worker, utc_now
 log = structlog.get_logger("gateway.app")
 
 SWEEP_INTERVAL = 2.0
-# Partial raw copies older than this were left by a dead process, not one still writing.
-STALE_PART_SECONDS = 3600.0
+
+
+class Role(enum.StrEnum):
+    WORKER = "worker"
+    SCHEDULER = "scheduler"
+    WEB = "web"
+    SFTP = "sftp"
+
+
+ALL_ROLES = frozenset(Role)
+
+
+def parse_roles(values: Iterable[str]) -> frozenset[Role]:
+    """``("worker", "web,sftp")`` -> those roles; nothing (or ``all``) -> every role."""
+    names = [n.strip().lower() for v in values for n in v.split(",") if n.strip()]
+    if not names or "all" in names:
+        return ALL_ROLES
+    unknown = sorted(set(names) - {str(r) for r in Role})
+    if unknown:
+        choices = ", ".join(str(r) for r in Role)
+        raise ConfigurationError(
+            f"peran tidak dikenal / unknown role: {', '.join(unknown)} (pilih / choose: {choices})"
+        )
+    return frozenset(Role(n) for n in names)
 
 
 class Gateway:
     """Everything one process needs; ``run()`` serves until SIGINT/SIGTERM."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock = utc_now, roles: frozenset[Role] = ALL_ROLES
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.roles = roles
         self.db = Database(settings.database_url, pool_size=settings.workers + 4)
         self.db.migrate()
         self._seed()
@@ -63,6 +121,7 @@ class Gateway:
             login_delay_max_seconds=settings.sftp_login_delay_max_seconds,
             failed_login_limit=settings.sftp_failed_login_limit,
             lockout_seconds=settings.sftp_lockout_seconds,
+            overloaded=lambda: self.pipeline.admission.overloaded(),
         )
         self.sftp_pull = SftpPullChannel(settings.pull_dir, endpoints=self._pull_endpoints)
         self.channels: dict[str, Channel] = {
@@ -93,33 +152,50 @@ class Gateway:
         return sorted(self.pipeline.reference().carriers)
 
     def run(self) -> None:
-        self.filedrop.prepare(self.partners())
+        roles = self.roles
+        settings = self.settings
+        if Role.SCHEDULER in roles:
+            self.filedrop.prepare(self.partners())
         # Bound before anything starts: a port in use stops the start-up with a clear message.
-        sftp_port = self.sftp.listen() if self.settings.sftp_enabled else None
+        sftp_port = self.sftp.listen() if Role.SFTP in roles and settings.sftp_enabled else None
         web = None
-        if self.settings.web_enabled:
+        if Role.WEB in roles and settings.web_enabled:
             from gateway.web.server import WebServer  # FastAPI only when the console runs
 
-            web = WebServer(self, host=self.settings.web_host, port=self.settings.web_port)
+            web = WebServer(self, host=settings.web_host, port=settings.web_port)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
-        swept = self.pipeline.raw.sweep_temporary(older_than=STALE_PART_SECONDS)
-        requeued = self._release_dead_local_workers()
-        requeued += self.pipeline.queue.requeue_expired(now=self.clock())
+        swept = requeued = 0
+        if roles & {Role.WORKER, Role.SCHEDULER}:
+            # Resume: what dead processes held goes back to the queue now.
+            swept = self.pipeline.raw.sweep_temporary(older_than=STALE_PART_SECONDS)
+            requeued = self._release_dead_local_workers()
+            requeued += self.pipeline.queue.requeue_expired(now=self.clock())
+        base_id = f"{socket.gethostname()}:{os.getpid()}"
         # Closures rather than Thread(args=...), so the calls are type-checked.
-        threads = [
-            threading.Thread(
-                target=lambda: self.filedrop.run(self.pipeline.receive_many, self.stop),
-                name="filedrop",
-                daemon=True,
-            ),
-            threading.Thread(target=self._sweep, name="sweeper", daemon=True),
-            threading.Thread(
-                target=lambda: self.sftp_pull.run(self.pipeline.receive_many, self.stop),
-                name="sftp-pull",
-                daemon=True,
-            ),
-        ]
+        threads: list[threading.Thread] = []
+        if Role.SCHEDULER in roles:
+            scheduler = Scheduler(
+                db=self.db,
+                lock=leader_lock_for(self.db, settings.data_dir),
+                jobs=build_jobs(self.pipeline, settings),
+                intake=[
+                    ("filedrop", lambda term: self.filedrop.run(self.pipeline.receive_many, term)),
+                    (
+                        "sftp-pull",
+                        lambda term: self.sftp_pull.run(self.pipeline.receive_many, term),
+                    ),
+                ],
+                runner=base_id,
+                clock=self.clock,
+            )
+            threads.append(
+                threading.Thread(
+                    target=functools.partial(scheduler.run, self.stop),
+                    name="scheduler",
+                    daemon=True,
+                )
+            )
         if sftp_port is not None:
             threads.append(
                 threading.Thread(
@@ -128,16 +204,29 @@ class Gateway:
                     daemon=True,
                 )
             )
-        base_id = f"{socket.gethostname()}:{os.getpid()}"
-        lease = timedelta(seconds=self.settings.lease_seconds)
-        for n in range(self.settings.workers):
-            worker = Worker(
-                pipeline=self.pipeline, worker_id=f"{base_id}:{n}", clock=self.clock, lease=lease
-            )
+        lease = timedelta(seconds=settings.lease_seconds)
+        worker_ids: list[str] = []
+        if Role.WORKER in roles:
+            for n in range(settings.workers):
+                worker = Worker(
+                    pipeline=self.pipeline,
+                    worker_id=f"{base_id}:{n}",
+                    clock=self.clock,
+                    lease=lease,
+                )
+                worker_ids.append(worker.worker_id)
+                threads.append(
+                    threading.Thread(
+                        target=functools.partial(worker.run, self.stop),
+                        name=f"worker-{n}",
+                        daemon=True,
+                    )
+                )
+            threads.append(threading.Thread(target=self._sweep, name="sweeper", daemon=True))
             threads.append(
                 threading.Thread(
-                    target=functools.partial(worker.run, self.stop),
-                    name=f"worker-{n}",
+                    target=functools.partial(self._heartbeat, worker_ids, lease),
+                    name="heartbeat",
                     daemon=True,
                 )
             )
@@ -148,14 +237,15 @@ class Gateway:
         log.info(
             "gateway started",
             pid=os.getpid(),
+            roles=sorted(str(r) for r in roles),
             database=self.db.dialect,
-            data_dir=str(self.settings.data_dir),
-            drop=str(self.settings.drop_dir),
+            data_dir=str(settings.data_dir),
+            drop=str(settings.drop_dir),
             sftp_port=sftp_port,
             web=f"http://{web.host}:{web.port}/" if web is not None else None,
             web_port=web.port if web is not None else None,
             sftp_host_key=self.sftp.host_key_fingerprint if sftp_port is not None else None,
-            workers=self.settings.workers,
+            workers=len(worker_ids),
             requeued=requeued,
             partial_files_removed=swept,
             message_id="Gateway PDE berjalan; letakkan berkas di folder in/ pengangkut.",
@@ -163,13 +253,20 @@ class Gateway:
         )
         while not self.stop.is_set():
             self.stop.wait(0.5)
-        log.info("stopping: finishing the work in hand")
+        log.info("stopping: intake closed, finishing the work in hand")
         if web is not None:
             web.stop()
         for thread in threads:
             thread.join(timeout=30)
+        # A worker still busy after the wait: its jobs go back now, not after its lease.
+        handed_back = 0
+        for worker_id in worker_ids:
+            try:
+                handed_back += self.pipeline.queue.release_worker(worker_id)
+            except GatewayError as exc:
+                log.warning("jobs not handed back; their lease will expire", error=str(exc))
         self.db.dispose()
-        log.info("gateway stopped")
+        log.info("gateway stopped", handed_back=handed_back)
 
     def _release_dead_local_workers(self) -> int:
         """Jobs held by a gateway process on this host that no longer runs (killed, crashed)
@@ -192,6 +289,19 @@ class Gateway:
                     log.warning("requeued jobs of vanished workers", count=requeued)
             except Exception:  # keep sweeping whatever happens; the next round retries
                 log.exception("sweep failed")
+
+    def _heartbeat(self, worker_ids: list[str], lease: timedelta) -> None:
+        """Renew the lease of every job this process's workers hold, three times per lease.
+
+        A long batch (large files) keeps its jobs; a process that stops beating (SIGKILL,
+        a frozen machine) loses them once the lease runs out and the sweeper hands them out.
+        """
+        interval = max(lease.total_seconds() / 3, 0.1)
+        while not self.stop.wait(interval):
+            try:
+                self.pipeline.queue.extend_leases(worker_ids, now=self.clock(), lease=lease)
+            except Exception:  # keep beating; a missed beat only shortens one lease
+                log.exception("heartbeat failed")
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("signal received", signal=signal.Signals(signum).name)

@@ -16,8 +16,8 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from gateway import cli_bc11
-from gateway.app import Gateway
+from gateway import cli_bc11, cli_ops
+from gateway.app import Gateway, Role, parse_roles
 from gateway.channels.base import Inbound, safe_name
 from gateway.config import Settings, load_settings
 from gateway.exceptions import ConfigurationError, GatewayError
@@ -56,17 +56,29 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="ROLE[,ROLE]",
+    help="Run only these parts: worker, scheduler (also file drop and SFTP pull), web, sftp. "
+    "Repeatable or comma-separated; default: all of them in this process.",
+)
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """Start the gateway: file drop, workers, sweeper (until Ctrl-C or SIGTERM)."""
-    gateway = _open(ctx)
+def run(ctx: click.Context, roles: tuple[str, ...]) -> None:
+    """Start the gateway: intake, workers, scheduler (until Ctrl-C or SIGTERM)."""
+    try:
+        selected = parse_roles(roles)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--role") from exc
+    gateway = Gateway(_settings(ctx), roles=selected)
     settings = gateway.settings
     click.echo(
         f"PDE Gateway: drop files into {settings.drop_dir}/<CARRIER>/in/, "
         f"responses appear in .../out/  (database: {gateway.db.dialect})",
         err=True,
     )
-    if settings.sftp_enabled:
+    if settings.sftp_enabled and Role.SFTP in selected:
         port = settings.sftp_port or "<port in the log>"
         click.echo(
             f"SFTP: sftp -P {port} CARRIER@{settings.sftp_host}"
@@ -652,6 +664,9 @@ def tokens_issue(ctx: click.Context, carrier: str, label: str | None) -> None:
 main.add_command(cli_bc11.amendments)
 main.add_command(cli_bc11.pos)
 main.add_command(cli_bc11.watch)
+# Operator re-runs (issue 8): replay a submission, list and retry dead letters.
+main.add_command(cli_ops.replay)
+main.add_command(cli_ops.deadletters_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

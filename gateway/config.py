@@ -45,6 +45,17 @@ class Settings:
     sftp_login_delay_max_seconds: float = 8.0
     sftp_failed_login_limit: int = 10
     sftp_lockout_seconds: float = 900.0
+    # Back-pressure: intake answers "try later" while this many PROCESS jobs wait (0: no limit).
+    max_queue_depth: int = 10000
+    # Retention: refused submissions (rows and raw files) older than this are purged.
+    retention_days: int = 90
+    # The scheduler's jobs (gateway/scheduler.py): how often each one fires. Fire times are
+    # multiples of the interval counted from SCHEDULE_ANCHOR, so every scheduler agrees.
+    schedule_sweep_seconds: float = 60.0
+    schedule_deliveries_seconds: float = 60.0
+    schedule_deadline_watch_seconds: float = 900.0
+    schedule_retention_seconds: float = 86400.0
+    schedule_daily_report_seconds: float = 86400.0
 
     @property
     def raw_dir(self) -> Path:
@@ -86,6 +97,8 @@ _INT_KEYS = {
     "sftp_max_open_handles",
     "sftp_max_connections",
     "sftp_failed_login_limit",
+    "max_queue_depth",
+    "retention_days",
 }
 _BOOL_KEYS = {"sftp_enabled", "web_enabled"}
 _TRUE = {"1", "true", "yes", "on"}

@@ -10,7 +10,8 @@ caller what to do with it::
     │   ├── FormatError             unknown or undetectable format, empty file
     │   └── XmlDocumentError        malformed, hostile (DTD/entities) or schema-invalid XML
     ├── TransientError              the environment is at fault: retry later
-    │   └── StorageUnavailable      database or disk not reachable right now
+    │   ├── StorageUnavailable      database or disk not reachable right now
+    │   └── Overloaded              the work queue is over max_queue_depth: send again later
     └── ConfigurationError          the operator's configuration is wrong: fix it, then restart
 
 Third-party errors are wrapped where they enter (lxml in ``parsers.xml``, SQLAlchemy in
@@ -66,6 +67,20 @@ class TransientError(GatewayError):
 
 class StorageUnavailable(TransientError):
     """The database or the raw-file store is not reachable right now."""
+
+
+class Overloaded(TransientError):
+    """The gateway has more work waiting than it accepts (``max_queue_depth``); try later."""
+
+    def __init__(self, *, depth: int, limit: int, retry_after: int) -> None:
+        self.depth = depth
+        self.limit = limit
+        self.retry_after = retry_after  # seconds, for HTTP Retry-After and the logs
+        super().__init__(
+            f"Gateway sedang penuh ({depth} berkas menunggu, batas {limit}); kirim ulang "
+            f"dalam {retry_after} detik. / The gateway is busy ({depth} files waiting, "
+            f"limit {limit}); send again in {retry_after} seconds."
+        )
 
 
 class ConfigurationError(GatewayError):

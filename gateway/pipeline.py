@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gateway import pos_ledger
+from gateway.backpressure import Admission
 from gateway.channels.base import Channel, Inbound, Received, ack_file_name
 from gateway.config import Settings
 from gateway.exceptions import DocumentError, TransientError
@@ -161,6 +162,7 @@ class Pipeline:
         }
         self.raw = RawFileStore(settings.raw_dir)
         self.queue = JobQueue(db)
+        self.admission = Admission(self.queue.depth, limit=settings.max_queue_depth)
         self._reference: tuple[float, ReferenceData] | None = None
 
     # -- receive -------------------------------------------------------------------------
@@ -169,7 +171,12 @@ class Pipeline:
         return self.receive_many([(inbound, stream)])[0]
 
     def receive_many(self, items: Sequence[tuple[Inbound, BinaryIO]]) -> list[Received]:
-        """Keep the bytes durably, then record the submissions and their PROCESS jobs."""
+        """Keep the bytes durably, then record the submissions and their PROCESS jobs.
+
+        Raises :class:`~gateway.exceptions.Overloaded` (nothing stored) while the queue is
+        over ``max_queue_depth``.
+        """
+        self.admission.check()
         stored = self.raw.put_many([stream for _, stream in items])
         now = self.clock()
         with self.db.transaction() as conn:

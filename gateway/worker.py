@@ -1,24 +1,61 @@
 """Workers: claim jobs from the queue and run them through the pipeline.
 
 Failures are sorted by the exception tree: a ``TransientError`` (or anything unexpected) is
-retried with a growing delay; after ``MAX_ATTEMPTS`` the job is parked as ``failed`` for an
+retried with a growing delay (:class:`RetryPolicy`, one per job kind); after the policy's last
+attempt the job is parked as ``failed`` (the dead letter: ``pde-gateway deadletters``) for an
 operator, and the worker carries on with the next one.
+
+Processing and delivery back off differently: a PROCESS job fails for a bug or a database
+outage, both seen within minutes; a DELIVER job fails when a carrier's channel (disk, share,
+spool) is unavailable, which may last longer, so it is retried for about three quarters of an
+hour before it becomes a dead letter.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
 from gateway.exceptions import TransientError
+from gateway.model.common import RECORD
 from gateway.pipeline import Clock, Pipeline
 from gateway.storage.queue import Job, JobKind, JobQueue
 
 log = structlog.get_logger("gateway.worker")
 
-MAX_ATTEMPTS = 8
+
+@dataclass(**RECORD)
+class RetryPolicy:
+    """Exponential backoff: ``first_delay * factor**(attempt - 1)``, capped, then a dead letter."""
+
+    first_delay: float  # seconds before the second attempt
+    factor: float
+    max_delay: float  # seconds
+    max_attempts: int
+
+    def delay(self, attempts: int) -> timedelta:
+        """How long to wait after the ``attempts``-th failed attempt."""
+        return timedelta(
+            seconds=min(self.first_delay * self.factor ** (attempts - 1), self.max_delay)
+        )
+
+    def exhausted(self, attempts: int) -> bool:
+        return attempts >= self.max_attempts
+
+    def schedule(self) -> list[float]:
+        """Every wait in seconds, first to last (for the runbook and the tests)."""
+        return [self.delay(n).total_seconds() for n in range(1, self.max_attempts)]
+
+
+# 0.2 s, 0.4 s ... 25.6 s: eight attempts within a minute, then a dead letter.
+PROCESS_RETRY = RetryPolicy(first_delay=0.2, factor=2, max_delay=300, max_attempts=8)
+# 5 s, 10 s ... 21 min 20 s: ten attempts over about 43 minutes, then a dead letter.
+DELIVER_RETRY = RetryPolicy(first_delay=5.0, factor=2, max_delay=1800, max_attempts=10)
+RETRY = {JobKind.PROCESS: PROCESS_RETRY, JobKind.DELIVER: DELIVER_RETRY}
+MAX_ATTEMPTS = PROCESS_RETRY.max_attempts
 # Jobs claimed at once: one transaction and one filesystem flush serve them all.
 BATCH_SIZE = 32
 IDLE_WAIT = 0.05  # seconds between empty claims, doubled up to MAX_IDLE_WAIT
@@ -93,11 +130,12 @@ class Worker:
 
     def _failed(self, job: Job, exc: Exception) -> None:
         now = self.clock()
-        if job.attempts >= MAX_ATTEMPTS:
-            log.error("job failed for good", attempts=job.attempts, exc_info=exc)
+        policy = RETRY[job.kind]
+        if policy.exhausted(job.attempts):
+            log.error("job failed for good (dead letter)", attempts=job.attempts, exc_info=exc)
             self.queue.fail(job, repr(exc), now=now)
             return
-        delay = retry_delay(job.attempts)
+        delay = policy.delay(job.attempts)
         if isinstance(exc, TransientError):
             log.warning("job will be retried", error=str(exc), delay=delay.total_seconds())
         else:
@@ -106,7 +144,7 @@ class Worker:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=min(0.2 * 2 ** (attempts - 1), 300))
+    return PROCESS_RETRY.delay(attempts)
 
 
 def utc_now() -> datetime:

@@ -20,7 +20,7 @@ from pathlib import Path
 import structlog
 
 from gateway.channels.base import Channel, Inbound, Intake, safe_name
-from gateway.exceptions import TransientError
+from gateway.exceptions import Overloaded, TransientError
 from gateway.storage.raw_files import copy_file, fsync_dir, write_file
 from gateway.storage.submissions import PendingAck
 
@@ -33,6 +33,8 @@ TEMPORARY = re.compile(
 )
 # Files handed to the pipeline per transaction.
 BATCH = 64
+# Seconds between looks while the queue is over max_queue_depth.
+OVERLOADED_WAIT = 1.0
 PARTNER_FOLDER = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 
 
@@ -63,9 +65,18 @@ class FileDropChannel(Channel):
         return self.root / partner / "in"
 
     def run(self, intake: Intake, stop: threading.Event) -> None:
+        paused = False  # logged once per episode of back-pressure, not once per look
         while not stop.is_set():
             try:
-                self.scan(intake)
+                if self.scan(intake) and paused:
+                    paused = False
+                    log.info("file drop resumed: the queue has drained")
+            except Overloaded as exc:
+                # Back-pressure: the files stay in in/ and are taken once the queue drains.
+                if not paused:
+                    paused = True
+                    log.warning("file drop paused: queue full", error=str(exc))
+                stop.wait(OVERLOADED_WAIT)
             except TransientError as exc:
                 log.warning("file drop scan failed, will retry", error=str(exc))
             except Exception:

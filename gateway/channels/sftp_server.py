@@ -101,7 +101,7 @@ from paramiko.sftp import (
 
 from gateway.channels.base import Channel, Inbound, Intake
 from gateway.channels.filedrop import PARTNER_FOLDER, TEMPORARY
-from gateway.exceptions import ConfigurationError, TransientError
+from gateway.exceptions import ConfigurationError, Overloaded, TransientError
 from gateway.login_guard import LoginGuard
 from gateway.storage import credentials
 from gateway.storage.database import Database
@@ -185,6 +185,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unavailable": (
         "Gateway sementara tidak dapat menerima berkas; berkas ini TIDAK diterima, kirim ulang.",
         "The gateway cannot take files right now; this file was NOT received, send it again.",
+    ),
+    "overloaded": (
+        "Gateway sedang penuh; berkas ini TIDAK diterima, coba lagi beberapa saat lagi.",
+        "The gateway is busy; this file was NOT received, try again later.",
     ),
     "failed": (
         "Kesalahan pada gateway; berkas ini TIDAK diterima, kirim ulang.",
@@ -313,9 +317,12 @@ class SftpServerChannel(Channel):
         login_delay_max_seconds: float,
         failed_login_limit: int,
         lockout_seconds: float,
+        overloaded: Callable[[], bool] = lambda: False,
     ) -> None:
         self.root = root
         self.db = db
+        # Back-pressure (gateway/backpressure.py): new uploads are refused while it is true.
+        self.overloaded = overloaded
         self.clock = clock
         self.carriers = carriers
         self.host = host
@@ -908,6 +915,8 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
         if flags & os.O_APPEND:
             raise PathRefused(SFTP_OP_UNSUPPORTED, "no-append")
         path = self.tree.real(where)
+        if self.service.overloaded():
+            raise PathRefused(SFTP_FAILURE, "overloaded")
         if not self.service.claim(self.carrier, where.name):
             raise PathRefused(SFTP_FAILURE, "busy", name=where.name)
         try:
@@ -1029,6 +1038,9 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
         """The pipeline's submission id, or None with the refusal text set."""
         try:
             return self.service.take(carrier=self.carrier, source_name=name, fd=fd)
+        except Overloaded:
+            log.warning("sftp upload refused: queue full", carrier=self.carrier, file=name)
+            self.refusal = message("overloaded")
         except TransientError as exc:
             log.warning("sftp upload not taken", carrier=self.carrier, file=name, error=str(exc))
             self.refusal = message("unavailable")

@@ -155,6 +155,35 @@ class JobQueue:
             )
         return int(result.rowcount)
 
+    def extend_leases(self, worker_ids: list[str], *, now: datetime, lease: timedelta) -> int:
+        """Heartbeat: jobs still held by these workers keep their lease for another ``lease``."""
+        if not worker_ids:
+            return 0
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                sa.update(jobs)
+                .where(
+                    jobs.c.status == JobStatus.DOING,
+                    jobs.c.locked_by.in_(sa.bindparam("workers", expanding=True)),
+                )
+                .values(lease_until=now + lease),
+                {"workers": worker_ids},
+            )
+        return int(result.rowcount)
+
+    def depth(self, kind: JobKind = JobKind.PROCESS) -> int:
+        """Jobs of ``kind`` not finished yet (waiting or in hand): the back-pressure measure."""
+        with self.db.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(jobs)
+                .where(
+                    jobs.c.kind == str(kind),
+                    jobs.c.status.in_([JobStatus.TODO, JobStatus.DOING]),
+                )
+            ).scalar_one()
+        return int(value)
+
     def holders(self, prefix: str) -> list[str]:
         """Worker ids starting with ``prefix`` that hold jobs right now."""
         with self.db.engine.connect() as conn:

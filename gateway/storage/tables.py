@@ -211,6 +211,22 @@ jobs = Table(
 )
 Index("ix_jobs_claim", jobs.c.status, jobs.c.run_after, jobs.c.id)
 
+# One row per run of a scheduled job (gateway/scheduler.py). The unique (job, fire_time) is what
+# makes a second scheduler harmless: it inserts the row first and skips a run that exists.
+scheduled_runs = Table(
+    "scheduled_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job", String(40), nullable=False),
+    Column("fire_time", UTCDateTime, nullable=False),
+    Column("status", String(10), nullable=False),  # running, ok, failed
+    Column("runner", String(80), nullable=False),  # host:pid of the scheduler that ran it
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("detail", Json, nullable=False),
+    UniqueConstraint("job", "fire_time"),
+)
+
 # Who may log in to the embedded SFTP server: SSH public keys and at most one active password
 # hash per carrier. Rows are revoked, never deleted, so the audit trail can still name a key.
 partner_credentials = Table(

@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from gateway.app import Gateway
+from gateway.exceptions import Overloaded
 from gateway.login_guard import LoginGuard
-from gateway.web import api, console
+from gateway.metrics import build_registry
+from gateway.web import api, console, health
 
 STATIC = Path(__file__).parent / "static"
 # Same-origin everything; the console has no inline script, so none is allowed.
@@ -39,9 +41,18 @@ def create_app(gateway: Gateway) -> FastAPI:
     )
     app.state.gateway = gateway
     app.state.login_guard = LoginGuard(delay=0.5, max_delay=8.0, limit=10, lockout=900.0)
+    app.state.metrics = build_registry(gateway.db, clock=gateway.clock)
+    app.include_router(health.router)  # /healthz, /readyz, /metrics: no login, not in OpenAPI
     app.include_router(api.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, exc: Overloaded) -> Response:
+        # Back-pressure (gateway/backpressure.py): nothing was received; the client retries.
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=503, headers={"retry-after": str(exc.retry_after)}
+        )
 
     @app.exception_handler(console._LoginFirst)
     async def login_first(request: Request, exc: console._LoginFirst) -> Response:

@@ -78,7 +78,12 @@ def _sender(request: Request, who: Caller, carrier: str | None) -> str:
     return carrier
 
 
-@router.post("/submissions", status_code=202, response_model=Accepted)
+@router.post(
+    "/submissions",
+    status_code=202,
+    response_model=Accepted,
+    responses={503: {"description": "Queue full: nothing received; retry after Retry-After."}},
+)
 async def submit(
     request: Request,
     who: CallerDep,
@@ -91,6 +96,8 @@ async def submit(
     """Submit one file: the raw body, or ``multipart/form-data`` with a ``file`` field."""
     gateway = gateway_of(request)
     sender = _sender(request, who, carrier)
+    # Back-pressure before reading the body: a full queue answers 503 + Retry-After at once.
+    await run_in_threadpool(gateway.pipeline.admission.check)
     limit = gateway.settings.max_file_bytes * HARD_LIMIT_FACTOR
     spool = tempfile.SpooledTemporaryFile(max_size=8 * CHUNK)
     try:

@@ -92,9 +92,12 @@ def gateway_env(data_dir: Path, **settings: object) -> dict[str, str]:
 class GatewayProcess:
     """``python run_gateway.py`` in a subprocess; every start logs to its own file."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, **settings: object) -> None:
+    def __init__(
+        self, data_dir: Path, log_dir: Path, *, args: tuple[str, ...] = (), **settings: object
+    ) -> None:
         self.data_dir = data_dir
         self.log_dir = log_dir
+        self.args = args  # run_gateway.py's own, e.g. ("--role", "worker")
         self.env = gateway_env(data_dir, **settings)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_paths: list[Path] = []
@@ -137,7 +140,7 @@ class GatewayProcess:
         self.log_paths.append(log_path)
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "run_gateway.py"],
+                [sys.executable, "run_gateway.py", *self.args],
                 cwd=REPO,
                 env=self.env,
                 stdin=subprocess.DEVNULL,

@@ -1,0 +1,277 @@
+"""Operator re-runs: dead letters (jobs given up after their last attempt) and replay.
+
+A job becomes a dead letter when the worker has tried it as often as its retry policy allows
+(``gateway/worker.py``): status ``failed``, with the last error kept. Nothing picks it up
+again until an operator has fixed the cause and says so (``pde-gateway deadletters retry``).
+
+``replay`` re-runs a submission that is stuck or failed. It never decides anything itself:
+it only puts the submission's job back in the queue. The pipeline's own guard (a submission
+leaves RECEIVED once, in the transaction that records its outcome) and the unique keys of
+registrations make a second decision impossible, whatever an operator replays.
+
+Every change is written to the audit trail with the operator's name. Plain UPDATE/INSERT
+statements only: the same code runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from gateway.model.common import RECORD
+from gateway.storage import submissions as store
+from gateway.storage.queue import JobKind, JobQueue, JobStatus
+from gateway.storage.tables import acks, audit_log, documents, jobs, submissions
+
+
+@dataclass(**RECORD)
+class DeadLetter:
+    job_id: int
+    kind: str  # process, deliver
+    ref: int  # the submission id
+    attempts: int
+    last_error: str | None
+    created_at: datetime  # when the work was queued
+    failed_at: datetime | None  # when it was given up
+    sender: str | None
+    source_name: str | None
+    nomor_aju: str | None
+
+    def as_json(self, *, now: datetime) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "kind": self.kind,
+            "submission_id": self.ref,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "failed_at": self.failed_at.isoformat(timespec="seconds") if self.failed_at else None,
+            "age_seconds": max(0, int((now - self.created_at).total_seconds())),
+            "sender": self.sender,
+            "source_name": self.source_name,
+            "nomor_aju": self.nomor_aju,
+        }
+
+
+def list_failed(conn: Connection, *, job_ids: Sequence[int] | None = None) -> list[DeadLetter]:
+    """Dead letters, oldest first (or only those of ``job_ids``)."""
+    query = (
+        sa.select(
+            jobs.c.id,
+            jobs.c.kind,
+            jobs.c.ref,
+            jobs.c.attempts,
+            jobs.c.last_error,
+            jobs.c.created_at,
+            jobs.c.finished_at,
+            submissions.c.sender,
+            submissions.c.source_name,
+            submissions.c.nomor_aju,
+        )
+        .select_from(jobs.outerjoin(submissions, submissions.c.id == jobs.c.ref))
+        .where(jobs.c.status == JobStatus.FAILED)
+        .order_by(jobs.c.id)
+    )
+    params: dict[str, Any] = {}
+    if job_ids is not None:
+        query = query.where(jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
+        params["ids"] = list(job_ids)
+    return [
+        DeadLetter(
+            job_id=int(r.id),
+            kind=r.kind,
+            ref=int(r.ref),
+            attempts=int(r.attempts),
+            last_error=r.last_error,
+            created_at=r.created_at,
+            failed_at=r.finished_at,
+            sender=r.sender,
+            source_name=r.source_name,
+            nomor_aju=r.nomor_aju,
+        )
+        for r in conn.execute(query, params).all()
+    ]
+
+
+def retry_failed(
+    conn: Connection, job_ids: Sequence[int] | None, *, now: datetime, actor: str
+) -> list[DeadLetter]:
+    """Put dead letters back in the queue (all of them when ``job_ids`` is None).
+
+    Attempts start again from zero: the cause has been fixed, so the job deserves its whole
+    retry policy. Only jobs still ``failed`` move, so two operators retrying at once (or a
+    retry of an id that is no dead letter) change nothing twice. Returns what was retried.
+    """
+    found = list_failed(conn, job_ids=job_ids)
+    if not found:
+        return []
+    moved = set(
+        conn.execute(
+            sa.update(jobs)
+            .where(
+                jobs.c.id.in_(sa.bindparam("ids", expanding=True)),
+                jobs.c.status == JobStatus.FAILED,
+            )
+            .values(
+                status=JobStatus.TODO,
+                attempts=0,
+                run_after=now,
+                finished_at=None,
+                locked_by=None,
+                lease_until=None,
+            )
+            .returning(jobs.c.id),
+            {"ids": [d.job_id for d in found]},
+        ).scalars()
+    )
+    retried = [d for d in found if d.job_id in moved]
+    store.insert_rows(
+        conn,
+        audit_log,
+        [
+            store.audit_row(
+                at=now,
+                actor=actor,
+                action="dead_letter_retried",
+                submission_id=d.ref,
+                detail={
+                    "job_id": d.job_id,
+                    "kind": d.kind,
+                    "attempts": d.attempts,
+                    "last_error": d.last_error,
+                },
+            )
+            for d in retried
+        ],
+    )
+    return retried
+
+
+class ReplayOutcome(enum.StrEnum):
+    QUEUED = "queued"  # the PROCESS job is back in the queue
+    REDELIVERY_QUEUED = "redelivery_queued"  # acks pending again, DELIVER job queued
+    ALREADY_DECIDED = "already_decided"  # refused: processing twice is never done
+    IN_HAND = "in_hand"  # a worker holds the job right now: nothing to replay
+    NOT_FOUND = "not_found"
+
+
+@dataclass(**RECORD)
+class Replay:
+    outcome: ReplayOutcome
+    submission_id: int | None
+    statuses: tuple[str, ...] = ()  # the documents' statuses, for ALREADY_DECIDED
+    held_by: str | None = None  # the worker, for IN_HAND
+    acks: int = 0  # acknowledgments queued again, for REDELIVERY_QUEUED
+
+
+def replay(
+    conn: Connection, submission_id: int, *, redeliver: bool, now: datetime, actor: str
+) -> Replay:
+    """Queue a stuck or failed submission for processing again (or its acks for delivery).
+
+    - RECEIVED (not decided): its PROCESS job goes back to ``todo`` with its attempts reset
+      (or is created, should it be missing); the worker that claims it decides it, once.
+    - decided: refused with ALREADY_DECIDED, unless ``redeliver``: then its acknowledgments
+      are marked PENDING again and its DELIVER job is queued, so the carrier gets the same
+      files once more (same names, same content; no new number is made).
+    """
+    row = conn.execute(
+        sa.select(submissions.c.id, submissions.c.status)
+        .where(submissions.c.id == submission_id)
+        .with_for_update()  # PostgreSQL: a worker deciding it now finishes first
+    ).first()
+    if row is None:
+        return Replay(outcome=ReplayOutcome.NOT_FOUND, submission_id=None)
+    if row.status != store.RECEIVED:
+        if not redeliver:
+            statuses = conn.execute(
+                sa.select(documents.c.status)
+                .where(documents.c.submission_id == submission_id)
+                .order_by(documents.c.doc_index)
+            ).scalars()
+            return Replay(
+                outcome=ReplayOutcome.ALREADY_DECIDED,
+                submission_id=submission_id,
+                statuses=tuple(str(s) for s in statuses),
+            )
+        return _redeliver(conn, submission_id, now=now, actor=actor)
+    held_by = _requeue(conn, JobKind.PROCESS, submission_id, now=now)
+    if held_by is not None:
+        return Replay(outcome=ReplayOutcome.IN_HAND, submission_id=submission_id, held_by=held_by)
+    _audit(conn, "replay_queued", submission_id, now=now, actor=actor, detail={})
+    return Replay(outcome=ReplayOutcome.QUEUED, submission_id=submission_id)
+
+
+def _redeliver(conn: Connection, submission_id: int, *, now: datetime, actor: str) -> Replay:
+    held_by = _requeue(conn, JobKind.DELIVER, submission_id, now=now)
+    if held_by is not None:
+        return Replay(outcome=ReplayOutcome.IN_HAND, submission_id=submission_id, held_by=held_by)
+    count = conn.execute(
+        sa.update(acks)
+        .where(acks.c.submission_id == submission_id)
+        .values(status="PENDING", delivered_at=None)
+    ).rowcount
+    _audit(
+        conn,
+        "redelivery_queued",
+        submission_id,
+        now=now,
+        actor=actor,
+        detail={"acks": int(count)},
+    )
+    return Replay(
+        outcome=ReplayOutcome.REDELIVERY_QUEUED, submission_id=submission_id, acks=int(count)
+    )
+
+
+def _requeue(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> str | None:
+    """The (kind, ref) job back to ``todo`` from any state but ``doing``; the holder if doing."""
+    current = conn.execute(
+        sa.select(jobs.c.status, jobs.c.locked_by).where(
+            jobs.c.kind == str(kind), jobs.c.ref == ref
+        )
+    ).first()
+    if current is None:
+        JobQueue.enqueue_many(conn, kind, [ref], now=now)
+        return None
+    if current.status == JobStatus.DOING:
+        return str(current.locked_by)
+    conn.execute(
+        sa.update(jobs)
+        .where(jobs.c.kind == str(kind), jobs.c.ref == ref, jobs.c.status != JobStatus.DOING)
+        .values(
+            status=JobStatus.TODO,
+            attempts=0,
+            run_after=now,
+            finished_at=None,
+            locked_by=None,
+            lease_until=None,
+        )
+    )
+    return None
+
+
+def _audit(
+    conn: Connection,
+    action: str,
+    submission_id: int,
+    *,
+    now: datetime,
+    actor: str,
+    detail: dict[str, Any],
+) -> None:
+    store.insert_rows(
+        conn,
+        audit_log,
+        [
+            store.audit_row(
+                at=now, actor=actor, action=action, submission_id=submission_id, detail=detail
+            )
+        ],
+    )

@@ -1,0 +1,71 @@
+"""``/healthz``, ``/readyz`` and ``/metrics``: for probes and Prometheus, without a login.
+
+They are outside the OpenAPI document (they are not the carriers' API) and answer without a
+session: a load balancer or a scraper has none. They reveal counts, never content; put them
+behind the network's own access rules if the counts per carrier's channel are sensitive.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.app import Gateway
+from gateway.exceptions import GatewayError
+from gateway.metrics import CONTENT_TYPE, render
+from gateway.storage import database, observability
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/healthz")
+def healthz() -> PlainTextResponse:
+    """The process is alive and serving HTTP; nothing else is checked (a liveness probe)."""
+    return PlainTextResponse("ok")
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """Ready for work: the database answers and its schema is the one this code expects."""
+    gateway: Gateway = request.app.state.gateway
+    if gateway.stop.is_set():
+        return _not_ready(
+            "shutting down: finishing the work in hand",
+            "sedang berhenti: menyelesaikan pekerjaan yang sedang berjalan",
+        )
+    try:
+        with gateway.db.engine.connect() as conn:
+            observability.ping(conn)
+        revision = gateway.db.revision()
+    except (SQLAlchemyError, GatewayError) as exc:
+        return _not_ready(
+            f"database unreachable: {_first_line(exc)}",
+            f"basis data tidak dapat dihubungi: {_first_line(exc)}",
+        )
+    # Read at call time: a process started before an upgrade reports the mismatch.
+    expected = database.SCHEMA_REVISION
+    if revision != expected:
+        return _not_ready(
+            f"database schema is at {revision}, this gateway needs {expected}",
+            f"skema basis data pada {revision}, gateway ini memerlukan {expected}",
+        )
+    return JSONResponse({"status": "ready", "database": gateway.db.dialect, "schema": revision})
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Prometheus text format; the counts are read from the database (gateway/metrics.py)."""
+    return Response(render(request.app.state.metrics), media_type=CONTENT_TYPE)
+
+
+def _not_ready(reason_en: str, reason_id: str) -> JSONResponse:
+    return JSONResponse(
+        {"status": "not ready", "reason": reason_en, "reason_id": reason_id}, status_code=503
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    # Driver errors run to several lines (and may carry the SQL): the first one says enough.
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
