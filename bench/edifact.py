@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.common import print_table, verdict
 from bench.generate import write_file
-from bench.manifest import ChildRun, _process_command, _run_child, phases
+from bench.manifest import _process_command, check_registered, child_in, phases
 from bench.x12 import TARGET_RSS_MB, Measure, _Clock, _cpu_rows
 from bench.x12gen import count_bills, jakarta, manifest_309
 
@@ -82,14 +82,16 @@ def run(consignments: int, *, keep: bool = False) -> EdifactResult:
         small = write_file(work / "manifest-1.edi", manifest_cuscar(1))
         x12_file = write_file(work / f"manifest-{consignments}.x12", manifest_309(consignments))
 
-        fixed = _child(_process_command(small), work / "ours-1")
+        fixed = child_in(_process_command(small), work / "ours-1")
         result.ours_fixed = Measure.of(fixed)
         if [r.get("status") for r in fixed.results] != ["REGISTERED"]:
             result.problems.append(f"the 1-consignment CUSCAR was not registered: {fixed.results}")
 
-        ours = _child(_process_command(file), work / "ours")
+        ours = child_in(_process_command(file), work / "ours")
         result.ours = Measure.of(ours)
-        _check(result, ours)
+        check_registered(
+            ours, expected=result.messages, outcomes=result.outcomes, problems=result.problems
+        )
         try:
             result.phases, result.pos_rows = phases(
                 work / "ours" / "data" / "gateway.db",
@@ -102,7 +104,7 @@ def run(consignments: int, *, keep: bool = False) -> EdifactResult:
         if result.pos_rows != consignments:
             result.problems.append(f"{result.pos_rows} pos rows, expected {consignments}")
 
-        budget = _child(_process_command(x12_file), work / "x12")
+        budget = child_in(_process_command(x12_file), work / "x12")
         result.x12 = Measure.of(budget)
         if budget.exit_code != 0 or any(r.get("status") != "REGISTERED" for r in budget.results):
             result.problems.append(f"the X12 budget run failed (exit {budget.exit_code})")
@@ -117,27 +119,6 @@ def run(consignments: int, *, keep: bool = False) -> EdifactResult:
         else:
             shutil.rmtree(work, ignore_errors=True)
     return result
-
-
-def _child(command: list[str], folder: Path) -> ChildRun:
-    folder.mkdir(parents=True)
-    return _run_child(command, folder / "data", folder)
-
-
-def _check(result: EdifactResult, child: ChildRun) -> None:
-    if child.exit_code != 0:
-        result.problems.append(f"pde-gateway process exited with {child.exit_code}")
-    if len(child.results) != result.messages:
-        result.problems.append(f"expected {result.messages} JSON lines, got {len(child.results)}")
-    for outcome in child.results:
-        status = str(outcome.get("status"))
-        registration = outcome.get("registration") or {}
-        result.outcomes.append(
-            f"{status} {registration.get('kind', '')} {registration.get('number', '')}".strip()
-        )
-        if status != "REGISTERED" or registration.get("kind") != "BC 1.1":
-            codes = [e.get("code") for e in outcome.get("errors", [])]
-            result.problems.append(f"status {status}, findings {codes[:10]}")
 
 
 def _parser_alone(data: bytes, result: EdifactResult) -> list[tuple[str, float]]:

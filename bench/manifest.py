@@ -144,6 +144,33 @@ def _run_child(command: list[str], data_dir: Path, log_dir: Path) -> ChildRun:
     )
 
 
+def child_in(command: list[str], folder: Path) -> ChildRun:
+    """``command`` as a measured child with its own data dir under ``folder``."""
+    folder.mkdir(parents=True)
+    return _run_child(command, folder / "data", folder)
+
+
+def check_registered(
+    child: ChildRun, *, expected: int, outcomes: list[str], problems: list[str]
+) -> None:
+    """Every document of a ``process --json`` run REGISTERED with a BC 1.1 number."""
+    if child.exit_code != 0:
+        problems.append(f"pde-gateway process exited with {child.exit_code}")
+    if len(child.results) != expected:
+        problems.append(f"expected {expected} JSON lines, got {len(child.results)}")
+    for outcome in child.results:
+        status = str(outcome.get("status"))
+        registration = outcome.get("registration") or {}
+        outcomes.append(
+            f"{status} {registration.get('kind', '')} {registration.get('number', '')}".strip()
+        )
+        if status != "REGISTERED":
+            codes = [e.get("code") for e in outcome.get("errors", [])]
+            problems.append(f"status {status}, findings {codes[:10]}")
+        if registration.get("kind") != "BC 1.1":
+            problems.append(f"no BC 1.1 number: {registration or None}")
+
+
 def _process_command(file: Path) -> list[str]:
     return [*cli_command(), "process", str(file), "--partner", PARTNER, "--json"]
 

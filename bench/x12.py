@@ -30,7 +30,7 @@ from typing import Any
 
 from bench.common import REPO_ROOT, print_table, top_functions, verdict
 from bench.generate import write_file
-from bench.manifest import ChildRun, _process_command, _run_child, phases
+from bench.manifest import ChildRun, _process_command, check_registered, child_in, phases
 from bench.x12gen import count_bills, jakarta, manifest_309, set_sizes
 
 TARGET_RATIO = 1.5  # ours / pyx12 alone, wall time
@@ -137,20 +137,22 @@ def run(bills: int, *, profile: bool = False, keep: bool = False) -> X12Result:
         small = write_file(work / "manifest-1.x12", manifest_309(1))
 
         # Fixed costs first, then the big file: ours, then pyx12 right after it.
-        fixed = _child(_process_command(small), work / "ours-1")
+        fixed = child_in(_process_command(small), work / "ours-1")
         result.ours_fixed = Measure.of(fixed)
         if [r.get("status") for r in fixed.results] != ["REGISTERED"]:
             result.problems.append(
                 f"the 1-bill 309 was not registered (exit {fixed.exit_code}): "
                 + (fixed.stderr_tail.splitlines() or [""])[-1]
             )
-        fixed = _child(_pyx12_command(small), work / "pyx12-1")
+        fixed = child_in(_pyx12_command(small), work / "pyx12-1")
         result.pyx12_fixed = Measure.of(fixed)
         _check_pyx12(result, fixed, sets=1, label="1-bill")
 
-        ours = _child(_process_command(file), work / "ours")
+        ours = child_in(_process_command(file), work / "ours")
         result.ours = Measure.of(ours)
-        _check_ours(result, ours)
+        check_registered(
+            ours, expected=result.sets, outcomes=result.outcomes, problems=result.problems
+        )
         if ours.exit_code == 0 or ours.results:
             try:
                 database = work / "ours" / "data" / "gateway.db"
@@ -165,7 +167,7 @@ def run(bills: int, *, profile: bool = False, keep: bool = False) -> X12Result:
             if result.pos_rows != bills:
                 result.problems.append(f"{result.pos_rows} pos rows stored, expected {bills}")
 
-        checker = _child(_pyx12_command(file), work / "pyx12")
+        checker = child_in(_pyx12_command(file), work / "pyx12")
         result.pyx12 = Measure.of(checker)
         _check_pyx12(result, checker, sets=len(sizes), label=f"{bills}-bill")
         if checker.results:
@@ -183,29 +185,6 @@ def run(bills: int, *, profile: bool = False, keep: bool = False) -> X12Result:
         else:
             shutil.rmtree(work, ignore_errors=True)
     return result
-
-
-def _child(command: list[str], folder: Path) -> ChildRun:
-    folder.mkdir(parents=True)
-    return _run_child(command, folder / "data", folder)
-
-
-def _check_ours(result: X12Result, child: ChildRun) -> None:
-    if child.exit_code != 0:
-        result.problems.append(f"pde-gateway process exited with {child.exit_code}")
-    if len(child.results) != result.sets:
-        result.problems.append(f"expected {result.sets} JSON lines, got {len(child.results)}")
-    for outcome in child.results:
-        status = str(outcome.get("status"))
-        registration = outcome.get("registration") or {}
-        result.outcomes.append(
-            f"{status} {registration.get('kind', '')} {registration.get('number', '')}".strip()
-        )
-        if status != "REGISTERED":
-            codes = [e.get("code") for e in outcome.get("errors", [])]
-            result.problems.append(f"status {status}, findings {codes[:10]}")
-        if registration.get("kind") != "BC 1.1":
-            result.problems.append(f"no BC 1.1 number: {registration or None}")
 
 
 def _check_pyx12(result: X12Result, child: ChildRun, *, sets: int, label: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -21,6 +22,13 @@ POSTGRES_FIXTURES = frozenset({"postgres_server", "postgres_url"})
 
 def in_ci() -> bool:
     return os.environ.get("CI") == "true"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A system component the tests need is missing: a failure in CI, a skip elsewhere."""
+    if in_ci():
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,9 +49,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     else:
         missing = ""
     if missing:
-        if in_ci():
-            pytest.fail(f"CI=true and PostgreSQL is missing: {missing}", pytrace=False)
-        pytest.skip(missing)
+        unavailable(f"PostgreSQL is missing: {missing}")
     try:
         yield server
     finally:
@@ -90,9 +96,7 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
     try:
         server = Sshd(tmp_path / "sshd").start()
     except SshdUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"CI=true and OpenSSH is missing: {exc}", pytrace=False)
-        pytest.skip(str(exc))
+        unavailable(f"OpenSSH is missing: {exc}")
     try:
         yield server
     finally:

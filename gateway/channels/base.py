@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
+from gateway.storage.raw_files import write_file
 from gateway.storage.submissions import PendingAck
 
 
@@ -59,6 +60,19 @@ class Channel(ABC):
 
         Only channels that poll implement it; the CLI channel is driven from outside.
         """
+
+
+class OutboxChannel(Channel):
+    """A channel whose acknowledgments are kept in ``<root>/<CARRIER>/out`` (CLI, HTTP
+    upload, paper keyed in): the carrier reads them elsewhere, this is the record."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def deliver(self, ack: PendingAck) -> Path:
+        target = self.root / ack.partner / "out" / ack.file_name
+        write_file(target, ack.body, durable=False)
+        return target.resolve()
 
 
 def safe_name(name: str) -> str:

@@ -8,21 +8,9 @@ kept in ``<data_dir>/http/<CARRIER>/out`` like every other channel's outbox.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from gateway.channels.base import Channel
-from gateway.storage.raw_files import write_file
-from gateway.storage.submissions import PendingAck
+from gateway.channels.base import OutboxChannel
 
 
-class HttpChannel(Channel):
+class HttpChannel(OutboxChannel):
     name = "http"
     family = "media"  # an upload is electronic storage media (Art. 3, 5, 9), as the drop is
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def deliver(self, ack: PendingAck) -> Path:
-        target = self.root / ack.partner / "out" / ack.file_name
-        write_file(target, ack.body, durable=False)
-        return target

@@ -23,10 +23,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection
 
+from gateway import passwords
 from gateway.model.common import RECORD
 from gateway.storage.submissions import audit_row, insert_rows
 from gateway.storage.tables import audit_log, carriers, partner_credentials
@@ -45,9 +44,6 @@ KEY_TYPES = frozenset(
 )
 MIN_RSA_BITS = 2048
 MIN_PASSWORD_LENGTH = 12
-# OWASP's argon2id floor (19 MiB, 2 passes): a login flood of max_connections at once must not
-# exhaust memory, which RFC 9106's 64 MiB default could on a small machine.
-_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
 class CredentialError(ValueError):
@@ -270,7 +266,7 @@ def set_password(
             .values(
                 carrier_code=carrier,
                 kind=PASSWORD,
-                password_hash=_HASHER.hash(password),
+                password_hash=passwords.hash_password(password),
                 created_at=now,
             )
             .returning(partner_credentials.c.id)
@@ -308,29 +304,16 @@ def verify_password(conn: Connection, carrier: str, password: str) -> Credential
         .order_by(partner_credentials.c.id.desc())
         .limit(1)
     ).first()
-    stored = row.password_hash if row is not None else _dummy_hash()
-    try:
-        _HASHER.verify(stored, password)
-    except (VerificationError, InvalidHashError):
+    if not passwords.verify(row.password_hash if row is not None else None, password):
         return None
-    if row is None:
-        return None
-    if _HASHER.check_needs_rehash(stored):
+    assert row is not None
+    if passwords.needs_rehash(row.password_hash):
         conn.execute(
             sa.update(partner_credentials)
             .where(partner_credentials.c.id == row.id)
-            .values(password_hash=_HASHER.hash(password))
+            .values(password_hash=passwords.hash_password(password))
         )
     return _credential(row)
-
-
-_DUMMY: list[str] = []
-
-
-def _dummy_hash() -> str:
-    if not _DUMMY:
-        _DUMMY.append(_HASHER.hash("not a password of anyone"))
-    return _DUMMY[0]
 
 
 def _revoke_passwords(conn: Connection, carrier: str, now: datetime) -> int:

@@ -118,14 +118,7 @@ def retry_failed(
                 jobs.c.id.in_(sa.bindparam("ids", expanding=True)),
                 jobs.c.status == JobStatus.FAILED,
             )
-            .values(
-                status=JobStatus.TODO,
-                attempts=0,
-                run_after=now,
-                finished_at=None,
-                locked_by=None,
-                lease_until=None,
-            )
+            .values(**_fresh(now))
             .returning(jobs.c.id),
             {"ids": [d.job_id for d in found]},
         ).scalars()
@@ -245,14 +238,7 @@ def _requeue(conn: Connection, kind: JobKind, ref: int, *, now: datetime) -> str
     conn.execute(
         sa.update(jobs)
         .where(jobs.c.kind == str(kind), jobs.c.ref == ref, jobs.c.status != JobStatus.DOING)
-        .values(
-            status=JobStatus.TODO,
-            attempts=0,
-            run_after=now,
-            finished_at=None,
-            locked_by=None,
-            lease_until=None,
-        )
+        .values(**_fresh(now))
     )
     return None
 
@@ -275,3 +261,15 @@ def _audit(
             )
         ],
     )
+
+
+def _fresh(now: datetime) -> dict[str, Any]:
+    """A job back in the queue as if new: runnable now, all its tries ahead of it."""
+    return {
+        "status": JobStatus.TODO,
+        "attempts": 0,
+        "run_after": now,
+        "finished_at": None,
+        "locked_by": None,
+        "lease_until": None,
+    }

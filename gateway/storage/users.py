@@ -17,18 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection
 
+from gateway import passwords
 from gateway.model.common import RECORD
 from gateway.storage.submissions import audit_row, insert_rows
 from gateway.storage.tables import api_tokens, audit_log, carriers, offices, users, web_sessions
 
 SESSION_LIFETIME = timedelta(hours=12)
-_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Verifying against this keeps a login for an unknown name as slow as one for a known name.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
 _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
 
 
@@ -154,7 +150,7 @@ def add_user(
             carrier_code=carrier_code,
             office_code=office_code,
             npwp=npwp,
-            password_hash=_HASHER.hash(password),
+            password_hash=passwords.hash_password(password),
             active=True,
             created_at=now,
             created_by=actor,
@@ -179,18 +175,16 @@ def list_users(conn: Connection) -> list[User]:
 def authenticate(conn: Connection, username: str, password: str) -> User | None:
     """The active user with this name and password, else None (same cost either way)."""
     row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-    stored = row.password_hash if row is not None else _DUMMY_HASH
-    try:
-        _HASHER.verify(stored, password)
-    except (VerificationError, InvalidHashError):
+    if not passwords.verify(row.password_hash if row is not None else None, password):
         return None
-    if row is None or not row.active:
+    assert row is not None
+    if not row.active:
         return None
-    if _HASHER.check_needs_rehash(stored):
+    if passwords.needs_rehash(row.password_hash):
         conn.execute(
             sa.update(users)
             .where(users.c.id == row.id)
-            .values(password_hash=_HASHER.hash(password))
+            .values(password_hash=passwords.hash_password(password))
         )
     return _user(row)
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.acceptance.conftest import EXAMPLES, REPO, GatewayProcess, wait_for
-from tests.conftest import in_ci
+from tests.conftest import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "docs" / "screenshots"
@@ -39,10 +39,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        message = "Chromium is missing: scripts/install-system-deps installs it"
-        if in_ci():
-            pytest.fail(f"CI=true and {message}", pytrace=False)
-        pytest.skip(message)
+        unavailable("Chromium is missing: scripts/install-system-deps installs it")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
