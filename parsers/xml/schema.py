@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +38,23 @@ _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-@cache
+_compiled: dict[str, etree.XMLSchema] = {}
+# libxml2 compiling schemas (with their xs:include) in two threads at once corrupts its
+# state: "not valid XML Schema" for every later try, or a double free. One at a time.
+_compile_lock = threading.Lock()
+
+
 def load_schema(filename: str) -> etree.XMLSchema:
     """The compiled schema ``filename`` from the schema directory (cached per process)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    document = etree.parse(str(SCHEMA_DIR / filename), parser)
-    return etree.XMLSchema(document)
+    schema = _compiled.get(filename)
+    if schema is None:
+        with _compile_lock:
+            schema = _compiled.get(filename)
+            if schema is None:
+                parser = etree.XMLParser(resolve_entities=False, no_network=True)
+                document = etree.parse(str(SCHEMA_DIR / filename), parser)
+                schema = _compiled[filename] = etree.XMLSchema(document)
+    return schema
 
 
 def _lock(filename: str) -> threading.Lock:

@@ -526,3 +526,35 @@ def test_element_path_indexes_only_repeated_siblings() -> None:
     number = root.find(f"{q}Group/{q}Pos/{q}Containers/{q}Container/{q}Number")
     assert number is not None
     assert element_path(number) == "/Manifest/Group[1]/Pos[1]/Containers/Container/Number"
+
+
+def test_schemas_compiled_from_many_threads_at_once() -> None:
+    """Workers start together: libxml2 must never compile two schemas at the same time
+    (it corrupted its state: every later document refused as unreadable, or a double free).
+    In a child process, because the failure can abort the interpreter."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading\n"
+        "from parsers.xml.schema import DOCUMENT_SCHEMAS, ACK_SCHEMAS, load_schema\n"
+        "names = [*DOCUMENT_SCHEMAS.values(), *ACK_SCHEMAS.values()] * 4\n"
+        "errors = []\n"
+        "start = threading.Barrier(len(names))\n"
+        "def go(name):\n"
+        "    start.wait()\n"
+        "    try:\n"
+        "        load_schema(name)\n"
+        "    except Exception as exc:\n"
+        "        errors.append(repr(exc))\n"
+        "threads = [threading.Thread(target=go, args=(n,)) for n in names]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "assert not errors, errors\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    for _ in range(20):
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
