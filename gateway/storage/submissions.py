@@ -304,17 +304,26 @@ def find_submission_id(conn: Connection, key: str) -> int | None:
     return None if found is None else int(found)
 
 
-def report(conn: Connection, submission_id: int) -> list[dict[str, Any]]:
-    """One JSON-ready object per document of the submission (the CLI's --json shape)."""
+def report(
+    conn: Connection, submission_id: int, *, office: str | None = None
+) -> list[dict[str, Any]]:
+    """One JSON-ready object per document of the submission (the CLI's --json shape).
+
+    With ``office``, only the documents addressed to that office (an officer's view of a
+    file that carries documents for several offices).
+    """
     sub = conn.execute(sa.select(submissions).where(submissions.c.id == submission_id)).first()
     if sub is None:
         return []
-    docs = conn.execute(
+    query = (
         sa.select(documents, registrations)
         .outerjoin(registrations, registrations.c.document_id == documents.c.id)
         .where(documents.c.submission_id == submission_id)
         .order_by(documents.c.doc_index)
-    ).all()
+    )
+    if office is not None:
+        query = query.where(documents.c.office_code == office)
+    docs = conn.execute(query).all()
     ack_rows = conn.execute(
         sa.select(acks).where(acks.c.submission_id == submission_id).order_by(acks.c.id)
     ).all()
