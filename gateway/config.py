@@ -34,6 +34,12 @@ class Settings:
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # Slow clients (gateway/web/limits.py): the request head must be in within this long of
+    # connecting (or of the previous response); a body must not pause longer than this, nor
+    # average less than 8 KiB/s past it. Past web_max_connections requests are answered 503.
+    web_header_timeout_seconds: float = 10.0
+    web_body_timeout_seconds: float = 30.0
+    web_max_connections: int = 256
     # The embedded SFTP server (gateway/channels/sftp_server.py); port 0 picks a free port.
     sftp_enabled: bool = True
     sftp_host: str = "127.0.0.1"
@@ -93,6 +99,7 @@ _INT_KEYS = {
     "workers",
     "sftp_port",
     "web_port",
+    "web_max_connections",
     "sftp_max_sessions_per_carrier",
     "sftp_max_open_handles",
     "sftp_max_connections",

@@ -92,6 +92,14 @@ class RawFileStore:
         # One level of 256 folders: two levels made a new folder for almost every file.
         return self.root / sha256[:2] / sha256
 
+    def open_file(self, sha256: str) -> BinaryIO:
+        """The kept file, opened for reading: whoever sends it streams from this descriptor
+        (a download never holds a whole file in memory)."""
+        try:
+            return open(self.path_for(sha256), "rb")
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read the raw file {sha256}: {exc}") from exc
+
     @staticmethod
     def read(path: Path) -> bytes:
         try:

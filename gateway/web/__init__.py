@@ -11,12 +11,13 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from gateway.app import Gateway
 from gateway.exceptions import Overloaded
 from gateway.login_guard import LoginGuard
 from gateway.metrics import build_registry
-from gateway.web import api, console, health
+from gateway.web import api, console, health, limits
 
 STATIC = Path(__file__).parent / "static"
 # Same-origin everything; the console has no inline script, so none is allowed.
@@ -46,6 +47,21 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(api.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    upload_limit = (
+        gateway.settings.max_file_bytes * api.HARD_LIMIT_FACTOR + limits.MULTIPART_OVERHEAD
+    )
+
+    def body_limit(scope: Scope) -> int:
+        # Only the upload takes a file; every other body is a form of a few KiB.
+        if scope["method"] == "POST" and scope["path"] == api.SUBMISSIONS_PATH:
+            return upload_limit
+        return limits.FORM_BODY_LIMIT
+
+    app.add_middleware(
+        limits.BodyGuard,
+        limit_for=body_limit,
+        body_timeout=gateway.settings.web_body_timeout_seconds,
+    )
 
     @app.exception_handler(Overloaded)
     async def overloaded(request: Request, exc: Overloaded) -> Response:

@@ -23,12 +23,15 @@ from gateway.storage import submissions as store
 from gateway.storage import views
 from gateway.storage.raw_files import RawFileStore
 from gateway.storage.tables import acks, audit_log
+from gateway.web.downloads import file_download
+from gateway.web.limits import spool_multipart
 from gateway.web.security import Caller, check_csrf, gateway_of, require
 
 router = APIRouter(prefix="/api/v1", tags=["submissions"])
 CHUNK = 1024 * 1024
 # Bodies beyond this are cut off at once (413); up to it they are kept and refused (FILE-002).
 HARD_LIMIT_FACTOR = 2
+SUBMISSIONS_PATH = "/api/v1/submissions"  # the upload: the one route whose body is a file
 
 
 class Accepted(BaseModel):
@@ -103,21 +106,11 @@ async def submit(
     try:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
-            form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
-            try:
-                check_csrf(request, who, str(form.get("csrf") or "") or None)
-                upload = form.get("file")
-                if upload is None or isinstance(upload, str):
-                    raise HTTPException(422, "multipart body without a 'file' part")
-                name = upload.filename or name
-                size = 0
-                while chunk := await upload.read(CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise HTTPException(413, f"file larger than {limit} bytes")
-                    spool.write(chunk)
-            finally:
-                await form.close()  # the parts' own temporary files
+            # Parsed as it streams: the file part goes into the spool and is cut at the
+            # limit; other fields are small (gateway/web/limits.py).
+            upload = await spool_multipart(request, spool, limit=limit)
+            check_csrf(request, who, upload.fields.get("csrf") or None)
+            name = upload.filename or name
         else:
             check_csrf(request, who, None)
             size = 0
@@ -194,21 +187,21 @@ def submission(request: Request, who: CallerDep, submission_id: Id) -> list[dict
     return report
 
 
-@router.get("/submissions/{submission_id}/raw", response_class=Response)
+@router.get(
+    "/submissions/{submission_id}/raw",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 def raw(request: Request, who: CallerDep, submission_id: Id) -> Response:
-    """The file exactly as received."""
+    """The file exactly as received (streamed: any size)."""
     _visible(request, who, submission_id)
     gateway = gateway_of(request)
     with gateway.db.engine.connect() as conn:
         found = store.get_submission(conn, submission_id)
     if found is None:
         raise HTTPException(404, "no such submission")
-    data = RawFileStore(gateway.settings.raw_dir).path_for(found.sha256).read_bytes()
-    return Response(
-        data,
-        media_type="application/octet-stream",
-        headers={"content-disposition": f'attachment; filename="{safe_name(found.source_name)}"'},
-    )
+    stream = RawFileStore(gateway.settings.raw_dir).open_file(found.sha256)
+    return file_download(stream, filename=safe_name(found.source_name))
 
 
 @router.get("/submissions/{submission_id}/acks/{ack_id}", response_class=Response)

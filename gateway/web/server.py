@@ -2,7 +2,8 @@
 
 The socket is bound before any thread starts, so a port in use stops start-up with a clear
 message, and port 0 picks a free port (logged as ``web_port``). Stopping sets uvicorn's exit
-flag; requests in flight finish first.
+flag; requests in flight finish first. What a slow or greedy client may hold is bounded in
+``gateway/web/limits.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import uvicorn
 
 from gateway.app import Gateway
 from gateway.exceptions import ConfigurationError
+from gateway.web.limits import guarded_h11
+
+# Request line and headers: a browser sends 1-2 KiB (cookies included).
+H11_MAX_HEAD_BYTES = 16 * 1024
 
 
 class WebServer:
@@ -32,8 +37,18 @@ class WebServer:
         self.socket.listen(128)
         self.host = host
         self.port: int = self.socket.getsockname()[1]
+        settings = gateway.settings
         config = uvicorn.Config(
-            create_app(gateway), log_config=None, access_log=False, lifespan="off"
+            create_app(gateway),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            # Slow and greedy clients (gateway/web/limits.py): a deadline for the request
+            # head, h11's cap on its size, and a cap on connections (503 past it).
+            http=guarded_h11(settings.web_header_timeout_seconds),
+            h11_max_incomplete_event_size=H11_MAX_HEAD_BYTES,
+            limit_concurrency=settings.web_max_connections,
+            timeout_keep_alive=5,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
