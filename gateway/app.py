@@ -52,6 +52,7 @@ from gateway.channels.sftp_server import SftpServerChannel
 from gateway.config import Settings
 from gateway.exceptions import ConfigurationError, GatewayError
 from gateway.housekeeping import STALE_PART_SECONDS, build_jobs
+from gateway.login_guard import LoginPolicy
 from gateway.pipeline import Clock, Pipeline
 from gateway.reference import load_carriers, load_offices
 from gateway.scheduler import Scheduler, leader_lock_for
@@ -117,10 +118,13 @@ class Gateway:
             max_sessions_per_carrier=settings.sftp_max_sessions_per_carrier,
             max_open_handles=settings.sftp_max_open_handles,
             max_connections=settings.sftp_max_connections,
-            login_delay_seconds=settings.sftp_login_delay_seconds,
-            login_delay_max_seconds=settings.sftp_login_delay_max_seconds,
-            failed_login_limit=settings.sftp_failed_login_limit,
-            lockout_seconds=settings.sftp_lockout_seconds,
+            max_unauthenticated=settings.sftp_max_unauthenticated,
+            max_unauthenticated_per_address=settings.sftp_max_unauthenticated_per_address,
+            banner_timeout=settings.sftp_banner_timeout_seconds,
+            handshake_timeout=settings.sftp_handshake_timeout_seconds,
+            auth_timeout=settings.sftp_auth_timeout_seconds,
+            received_stat_seconds=settings.sftp_received_stat_seconds,
+            login_policy=LoginPolicy.from_settings(settings),
             overloaded=lambda: self.pipeline.admission.overloaded(),
         )
         self.sftp_pull = SftpPullChannel(settings.pull_dir, endpoints=self._pull_endpoints)

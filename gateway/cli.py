@@ -16,7 +16,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from gateway import cli_bc11, cli_ops
+from gateway import cli_bc11, cli_logins, cli_ops
 from gateway.app import Gateway, Role, parse_roles
 from gateway.channels.base import Inbound, safe_name
 from gateway.config import Settings, load_settings
@@ -667,6 +667,8 @@ main.add_command(cli_bc11.watch)
 # Operator re-runs (issue 8): replay a submission, list and retry dead letters.
 main.add_command(cli_ops.replay)
 main.add_command(cli_ops.deadletters_group)
+# Log-in limits (issue 12): who is locked out, and lifting it.
+main.add_command(cli_logins.logins_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

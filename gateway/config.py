@@ -40,17 +40,38 @@ class Settings:
     web_header_timeout_seconds: float = 10.0
     web_body_timeout_seconds: float = 30.0
     web_max_connections: int = 256
+    # Proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or CIDR
+    # networks, e.g. "10.0.0.5,10.1.0.0/16"). Empty: the client is the socket's peer.
+    web_trusted_proxies: str = ""
+    # Log-in limits of the console and the SFTP server (gateway/login_guard.py): past the
+    # third failure each answer waits twice as long (login_delay_seconds up to
+    # login_delay_max_seconds); past login_failure_limit attempts from one address, or
+    # login_failure_limit_per_user from all addresses, the user is refused unchecked until
+    # login_lockout_seconds pass without an attempt (or `pde-gateway logins unlock`).
+    login_delay_seconds: float = 0.5
+    login_delay_max_seconds: float = 8.0
+    login_failure_limit: int = 10
+    login_failure_limit_per_user: int = 30
+    login_lockout_seconds: float = 900.0
     # The embedded SFTP server (gateway/channels/sftp_server.py); port 0 picks a free port.
     sftp_enabled: bool = True
     sftp_host: str = "127.0.0.1"
     sftp_port: int = 2222
     sftp_max_sessions_per_carrier: int = 8
     sftp_max_open_handles: int = 16
-    sftp_max_connections: int = 64
-    sftp_login_delay_seconds: float = 0.5
-    sftp_login_delay_max_seconds: float = 8.0
-    sftp_failed_login_limit: int = 10
-    sftp_lockout_seconds: float = 900.0
+    # Connections at once, logged in or not; of them, not yet logged in: at most
+    # sftp_max_unauthenticated (a newcomer past it displaces the oldest of the address holding
+    # the most), sftp_max_unauthenticated_per_address from one address (past it: closed).
+    sftp_max_connections: int = 128
+    sftp_max_unauthenticated: int = 32
+    sftp_max_unauthenticated_per_address: int = 10
+    # The client's SSH banner, the key exchange, and the log-in (counted from the connect)
+    # must be done within these, or the connection is closed.
+    sftp_banner_timeout_seconds: float = 10.0
+    sftp_handshake_timeout_seconds: float = 15.0
+    sftp_auth_timeout_seconds: float = 30.0
+    # How long an uploaded and taken file still answers stat in /inbox (clients check it).
+    sftp_received_stat_seconds: float = 600.0
     # Back-pressure: intake answers "try later" while this many PROCESS jobs wait (0: no limit).
     max_queue_depth: int = 10000
     # Retention: refused submissions (rows and raw files) older than this are purged.
@@ -103,7 +124,10 @@ _INT_KEYS = {
     "sftp_max_sessions_per_carrier",
     "sftp_max_open_handles",
     "sftp_max_connections",
-    "sftp_failed_login_limit",
+    "sftp_max_unauthenticated",
+    "sftp_max_unauthenticated_per_address",
+    "login_failure_limit",
+    "login_failure_limit_per_user",
     "max_queue_depth",
     "retention_days",
 }

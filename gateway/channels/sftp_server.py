@@ -43,12 +43,31 @@ refused the same way and the partial file is deleted (cut with an error, nothing
 processed, the refusal is audited). Keeping the bytes to produce a FILE-002 response, as the
 file drop does, would let one session fill the disk.
 
-**Logins.** Public keys (``partner_credentials``) and, if set, a password (argon2id hash).
-Failures are counted per (user, peer address): after three, each failure is answered after
-a delay that doubles up to a cap; past ``sftp_failed_login_limit`` that user is refused from
-that address for ``sftp_lockout_seconds``, right key or not. Each connection may open one
-SFTP session; a carrier may hold ``sftp_max_sessions_per_carrier`` at once and each session
-``sftp_max_open_handles`` open files.
+**Logins.** Public keys (``partner_credentials``) and, if set, a password (argon2id hash),
+under the log-in limits of :mod:`gateway.login_guard` (counted in the database, reserved
+before a password is checked): past ``login_failure_limit`` attempts from one address, or
+``login_failure_limit_per_user`` from all, a password is refused unchecked; a key is refused
+only by its (user, address) counter. Each connection may open one SFTP session; a carrier may
+hold ``sftp_max_sessions_per_carrier`` at once and each session ``sftp_max_open_handles``
+open files.
+
+**Before the log-in** a connection costs threads and memory and proves nothing, so
+:class:`_Admission` bounds what not-yet-logged-in connections may hold: at most
+``sftp_max_unauthenticated_per_address`` from one address (IPv6: one /64; past it a new one
+is closed at once) and ``sftp_max_unauthenticated`` in all; when that is full, a newcomer
+displaces the oldest connection of the address holding the most of them, so the newest
+arrival, a carrier's included, always gets its chance. The client's banner must come within
+``sftp_banner_timeout_seconds``, the key exchange end within
+``sftp_handshake_timeout_seconds`` and the log-in within ``sftp_auth_timeout_seconds`` of the
+connect, or the connection is closed. A logged-in connection no longer counts against these
+(only against ``sftp_max_connections``, all connections at once). Refusals are logged at most
+once per ``REFUSAL_LOG_SECONDS``, with the number left unlogged.
+
+**After the close.** Clients check an upload by asking for its size once it is closed
+(paramiko's ``put(confirm=True)``, WinSCP setting the time): a taken file is no longer in
+``/inbox``, so for ``sftp_received_stat_seconds`` its name still answers ``stat``, ``lstat``
+and ``setstat`` (ignored) with the size received (:class:`_Received`, per carrier, in this
+process's memory). It is not listed: the listing shows what is still waiting to be taken.
 
 **Audit.** Logins (success and failure), refused sessions, uploads (with the submission),
 aborted and refused uploads, downloads and deletions go to ``audit_log`` with actor
@@ -102,7 +121,7 @@ from paramiko.sftp import (
 from gateway.channels.base import Channel, Inbound, Intake
 from gateway.channels.filedrop import PARTNER_FOLDER, TEMPORARY
 from gateway.exceptions import ConfigurationError, Overloaded, TransientError
-from gateway.login_guard import LoginGuard
+from gateway.login_guard import LoginGuard, LoginPolicy, address_key
 from gateway.storage import credentials
 from gateway.storage.database import Database
 from gateway.storage.raw_files import write_file
@@ -116,13 +135,13 @@ INBOX, OUTBOX = AREAS
 MAX_NAME_BYTES = 255
 # C0, DEL and C1 controls: a name that could rewrite a terminal or a log line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Failed logins answered at once, before the slow-down starts.
-# Handshake and login must be done within these, or the connection is closed.
-HANDSHAKE_SECONDS = 15.0
-AUTH_SECONDS = 30.0
 # How long shutdown waits for uploads being handed to the pipeline.
 DRAIN_SECONDS = 10.0
 MAX_READ_BYTES = 256 * 1024
+# At most one log line per this long about connections refused or displaced before log-in.
+REFUSAL_LOG_SECONDS = 10.0
+# Names remembered per carrier after their upload was taken (see "After the close").
+MAX_RECEIVED_NAMES = 10_000
 
 BANNER = (
     "Gateway PDE DJBC: hanya untuk pengangkut yang terdaftar; semua akses dicatat.\r\n"
@@ -313,10 +332,13 @@ class SftpServerChannel(Channel):
         max_sessions_per_carrier: int,
         max_open_handles: int,
         max_connections: int,
-        login_delay_seconds: float,
-        login_delay_max_seconds: float,
-        failed_login_limit: int,
-        lockout_seconds: float,
+        max_unauthenticated: int,
+        max_unauthenticated_per_address: int,
+        banner_timeout: float,
+        handshake_timeout: float,
+        auth_timeout: float,
+        received_stat_seconds: float,
+        login_policy: LoginPolicy,
         overloaded: Callable[[], bool] = lambda: False,
     ) -> None:
         self.root = root
@@ -330,13 +352,16 @@ class SftpServerChannel(Channel):
         self.port: int | None = None  # the bound port once listening (port 0 picks one)
         self.max_file_bytes = max_file_bytes
         self.max_open_handles = max_open_handles
-        self.max_connections = max_connections
-        self.guard = LoginGuard(
-            delay=login_delay_seconds,
-            max_delay=login_delay_max_seconds,
-            limit=failed_login_limit,
-            lockout=lockout_seconds,
+        self.banner_timeout = banner_timeout
+        self.handshake_timeout = handshake_timeout
+        self.auth_timeout = auth_timeout
+        self.guard = LoginGuard(db, door="sftp", policy=login_policy, clock=clock)
+        self.admission = _Admission(
+            connections=max_connections,
+            unauthenticated=max_unauthenticated,
+            per_address=max_unauthenticated_per_address,
         )
+        self.received = _Received(received_stat_seconds)
         self._sessions = _Slots(max_sessions_per_carrier)
         self._lock = threading.Lock()
         self._claimed: set[tuple[str, str]] = set()
@@ -436,39 +461,40 @@ class SftpServerChannel(Channel):
 
     def _start_connection(self, sock: socket.socket, peer: Any) -> None:
         address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        with self._lock:
-            crowded = len(self._connections) >= self.max_connections
-        if crowded:
-            log.warning("sftp connection refused: too many connections", peer=address)
+        pending = self.admission.admit(sock, address)
+        if pending is None:
             sock.close()
             return
         thread = threading.Thread(
-            target=lambda: self._serve(sock, address), name=f"sftp-{address}", daemon=True
+            target=lambda: self._serve(sock, address, pending),
+            name=f"sftp-{address}",
+            daemon=True,
         )
         with self._lock:
             self._connections[thread] = None
         thread.start()
 
-    def _serve(self, sock: socket.socket, peer: str) -> None:
+    def _serve(self, sock: socket.socket, peer: str, pending: _Pending) -> None:
         """One TCP connection, start to end (paramiko runs the protocol in its own threads)."""
         transport: paramiko.Transport | None = None
-        connection = _Connection(self, peer)
+        connection = _Connection(self, peer, pending)
         try:
             sock.settimeout(None)
             transport = paramiko.Transport(sock)
-            transport.banner_timeout = HANDSHAKE_SECONDS
-            transport.handshake_timeout = HANDSHAKE_SECONDS
-            transport.auth_timeout = AUTH_SECONDS
+            transport.banner_timeout = self.banner_timeout
+            transport.handshake_timeout = self.handshake_timeout
             assert self._host_key is not None
             transport.add_server_key(self._host_key)
             transport.set_subsystem_handler("sftp", _SftpSession, _CarrierFiles)
             connection.transport = transport
             with self._lock:
                 self._connections[threading.current_thread()] = transport
-            if self.stopping.is_set():
+            if self.stopping.is_set() or pending.displaced:
                 return
-            transport.start_server(server=connection)
-            transport.join()
+            # With an event paramiko negotiates in its own thread; this one keeps the clock.
+            transport.start_server(event=threading.Event(), server=connection)
+            if self._await_login(transport, connection, pending):
+                transport.join()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             # Scanners, health checks and clients that give up: not the gateway's problem.
             log.info("sftp connection ended during handshake", peer=peer, error=str(exc))
@@ -480,8 +506,29 @@ class SftpServerChannel(Channel):
             else:
                 sock.close()
             connection.ended()
+            self.admission.ended(pending)
             with self._lock:
                 self._connections.pop(threading.current_thread(), None)
+
+    def _await_login(
+        self, transport: paramiko.Transport, connection: _Connection, pending: _Pending
+    ) -> bool:
+        """Wait until the client has logged in (True) or gone, been displaced or run out of
+        time (False). paramiko itself enforces the banner and key exchange timeouts."""
+        deadline = pending.since + self.auth_timeout
+        while True:
+            if connection.logged_in() is not None:
+                return self.admission.logged_in(pending)  # False: displaced meanwhile
+            if not transport.is_active() or self.stopping.is_set() or pending.displaced:
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.admission.note(
+                    "sftp connection closed: no log-in in time", peer=connection.peer
+                )
+                return False
+            connection.progress.wait(min(left, 0.25))
+            connection.progress.clear()
 
     def _shut_down(self, listener: socket.socket) -> None:
         self.stopping.set()
@@ -586,6 +633,143 @@ class SftpServerChannel(Channel):
         return target
 
 
+# -- before the log-in -------------------------------------------------------------------
+
+
+@dataclass(eq=False, kw_only=True, slots=True)
+class _Pending:
+    """A connection that has not logged in yet."""
+
+    address: str  # as counted: IPv6 by its /64
+    since: float  # time.monotonic() of the connect
+    sock: socket.socket
+    displaced: bool = False
+    logged_in: bool = False
+
+
+class _Admission:
+    """What connections that have not logged in may hold (see "Before the log-in")."""
+
+    def __init__(self, *, connections: int, unauthenticated: int, per_address: int) -> None:
+        self.connections = connections
+        self.unauthenticated = unauthenticated
+        self.per_address = per_address
+        self._lock = threading.Lock()
+        self._pending: dict[_Pending, None] = {}  # in order of arrival
+        self._per_address: dict[str, int] = {}
+        self._logged_in = 0
+        self._unlogged = 0
+        self._last_note = float("-inf")
+
+    def admit(self, sock: socket.socket, peer: str) -> _Pending | None:
+        """A place for a new connection (None: close it at once)."""
+        address = address_key(peer)
+        with self._lock:
+            full = len(self._pending) + self._logged_in >= self.connections
+            if self._per_address.get(address, 0) >= self.per_address:
+                refused = "too many connections not logged in from this address"
+            elif full and not self._pending:
+                refused = "too many connections"
+            else:
+                refused = ""
+            victim = None
+            if not refused and (full or len(self._pending) >= self.unauthenticated):
+                victim = self._most_crowded_oldest()
+                self._drop(victim)
+                victim.displaced = True
+            entry = None
+            if not refused:
+                entry = _Pending(address=address, since=time.monotonic(), sock=sock)
+                self._pending[entry] = None
+                self._per_address[address] = self._per_address.get(address, 0) + 1
+        if refused:
+            self.note(f"sftp connection refused: {refused}", peer=peer)
+        if victim is not None:
+            self.note("sftp connection displaced before log-in", peer=victim.address)
+            # The connection's own thread notices (its reads fail) and cleans up.
+            with contextlib.suppress(OSError):
+                victim.sock.shutdown(socket.SHUT_RDWR)
+        return entry
+
+    def logged_in(self, pending: _Pending) -> bool:
+        """The connection logged in: it leaves the pre-log-in count (False if displaced)."""
+        with self._lock:
+            if pending.displaced:
+                return False
+            if not pending.logged_in:
+                self._drop(pending)
+                pending.logged_in = True
+                self._logged_in += 1
+            return True
+
+    def ended(self, pending: _Pending) -> None:
+        with self._lock:
+            if pending.logged_in:
+                pending.logged_in = False
+                self._logged_in -= 1
+            elif pending in self._pending:
+                self._drop(pending)
+
+    def note(self, event: str, **fields: Any) -> None:
+        """A refusal or time-out, logged at most once per REFUSAL_LOG_SECONDS (a flood would
+        otherwise write a line per connection)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_note < REFUSAL_LOG_SECONDS:
+                self._unlogged += 1
+                return
+            self._last_note = now
+            unlogged, self._unlogged = self._unlogged, 0
+        log.warning(event, **fields, not_logged_since_last=unlogged)
+
+    def _most_crowded_oldest(self) -> _Pending:
+        most = max(self._per_address.values())
+        return next(p for p in self._pending if self._per_address[p.address] == most)
+
+    def _drop(self, pending: _Pending) -> None:
+        del self._pending[pending]
+        left = self._per_address[pending.address] - 1
+        if left:
+            self._per_address[pending.address] = left
+        else:
+            del self._per_address[pending.address]
+
+
+# -- after the close ---------------------------------------------------------------------
+
+
+class _Received:
+    """Names recently taken from each carrier's /inbox, and what ``stat`` answers for them."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._names: dict[str, dict[str, tuple[float, paramiko.SFTPAttributes]]] = {}
+
+    def remember(self, carrier: str, name: str, st: os.stat_result) -> None:
+        until = time.monotonic() + self.seconds
+        with self._lock:
+            names = self._names.setdefault(carrier, {})
+            names.pop(name, None)  # to the end: the dict is oldest first
+            names[name] = (until, paramiko.SFTPAttributes.from_stat(st, name))
+            while len(names) > MAX_RECEIVED_NAMES:
+                del names[next(iter(names))]
+
+    def get(self, carrier: str, name: str) -> paramiko.SFTPAttributes | None:
+        with self._lock:
+            names = self._names.get(carrier, {})
+            # Oldest first: drop what has expired from the front.
+            now = time.monotonic()
+            while names and next(iter(names.values()))[0] <= now:
+                del names[next(iter(names))]
+            found = names.get(name)
+        return None if found is None else found[1]
+
+    def forget(self, carrier: str, name: str) -> None:
+        with self._lock:
+            self._names.get(carrier, {}).pop(name, None)
+
+
 # -- logins ------------------------------------------------------------------------------
 
 
@@ -626,14 +810,18 @@ class _Login:
 class _Connection(paramiko.ServerInterface):
     """One SSH connection: authentication, and the one SFTP session it may open."""
 
-    def __init__(self, service: SftpServerChannel, peer: str) -> None:
+    def __init__(self, service: SftpServerChannel, peer: str, pending: _Pending) -> None:
         self.service = service
         self.peer = peer
+        self.pending = pending
         self.transport: paramiko.Transport | None = None
         self._candidate: _Login | None = None
         self.carrier: str | None = None  # set once the login is confirmed
         self._slot = False
         self._session_opened = False
+        # Set after each authentication request, for the thread waiting for the log-in.
+        self.progress = threading.Event()
+        self._login_lock = threading.Lock()
 
     # authentication
 
@@ -648,46 +836,79 @@ class _Connection(paramiko.ServerInterface):
         return AUTH_FAILED
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        key_fingerprint = credentials.fingerprint(key.asbytes())
-        carrier = _carrier_code(username)
-        locked = carrier is not None and self.service.guard.locked(carrier, self.peer)
-        if carrier is None or locked:
-            return self._failed(username, "publickey", key_fingerprint, locked=locked)
         try:
+            return self._check_key(username, key)
+        finally:
+            self.progress.set()
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        try:
+            return self._check_password(username, password)
+        finally:
+            self.progress.set()
+
+    def _check_key(self, username: str, key: paramiko.PKey) -> int:
+        # A key cannot be guessed: only this address's counter may refuse it, and a wrong key
+        # counts only there (clients offer every key they hold, one after the other).
+        key_fingerprint = credentials.fingerprint(key.asbytes())
+        guard = self.service.guard
+        carrier = _carrier_code(username)
+        if carrier is None:
+            return self._failed(username, "publickey", key_fingerprint, delay=guard.policy.delay)
+        try:
+            if guard.locked(carrier, self.peer):
+                delay = guard.policy.max_delay
+                return self._failed(
+                    carrier, "publickey", key_fingerprint, locked_out=True, delay=delay
+                )
             found = self.service.find_key(carrier, key)
+            attempt = None if found else guard.attempt(carrier, self.peer, every_address=False)
         except (TransientError, sa.exc.SQLAlchemyError) as exc:
             log.error("sftp login check failed", user=carrier, error=str(exc))
             return AUTH_FAILED
-        if found is None:
-            return self._failed(username, "publickey", key_fingerprint)
+        if attempt is not None:
+            return self._failed(carrier, "publickey", key_fingerprint, delay=attempt.delay)
         self._candidate = _Login(carrier=carrier, method="publickey", fingerprint=key_fingerprint)
         return AUTH_SUCCESSFUL
 
-    def check_auth_password(self, username: str, password: str) -> int:
+    def _check_password(self, username: str, password: str) -> int:
+        guard = self.service.guard
         carrier = _carrier_code(username)
-        locked = carrier is not None and self.service.guard.locked(carrier, self.peer)
-        if carrier is None or locked:
-            return self._failed(username, "password", None, locked=locked)
+        if carrier is None:  # no carrier has such a name: nothing to check, nothing to count
+            return self._failed(username, "password", None, delay=guard.policy.delay)
         try:
+            # Counted before the password is checked: see gateway/login_guard.py.
+            attempt = guard.attempt(carrier, self.peer)
+            if not attempt.allowed:
+                return self._failed(carrier, "password", None, locked_out=True, delay=attempt.delay)
             found = self.service.check_password(carrier, password)
         except (TransientError, sa.exc.SQLAlchemyError) as exc:
             log.error("sftp login check failed", user=carrier, error=str(exc))
             return AUTH_FAILED
         if found is None:
-            return self._failed(username, "password", None)
+            return self._failed(carrier, "password", None, delay=attempt.delay)
         self._candidate = _Login(carrier=carrier, method="password", fingerprint=None)
         return AUTH_SUCCESSFUL
 
-    def _failed(self, username: str, method: str, key: str | None, *, locked: bool = False) -> int:
+    def _failed(
+        self,
+        username: str,
+        method: str,
+        key: str | None,
+        locked_out: bool = False,
+        *,
+        delay: float,
+    ) -> int:
+        """A refused log-in: audited, logged, answered after ``delay``. ``locked_out``: refused
+        by the limits without the secret being checked."""
         user = _carrier_code(username) or printable(username)[:40]
-        delay = self.service.guard.failed(user, self.peer)
         self.service.audit(
             "sftp_login_failed",
             user,
             peer=self.peer,
             method=method,
             fingerprint=key,
-            locked_out=locked or self.service.guard.locked(user, self.peer),
+            locked_out=locked_out,
         )
         log.warning(
             "sftp login failed",
@@ -695,14 +916,22 @@ class _Connection(paramiko.ServerInterface):
             peer=self.peer,
             method=method,
             delay=delay,
-            locked=locked,
+            locked_out=locked_out,
         )
         if delay:
             # Only this connection waits; the answer is slow, the server is not.
             self.service.stopping.wait(delay)
         return AUTH_FAILED
 
+    def logged_in(self) -> str | None:
+        """The carrier once the transport has accepted the log-in, else None."""
+        return self._confirm_login()
+
     def _confirm_login(self) -> str | None:
+        with self._login_lock:  # the serving thread and paramiko's may both ask
+            return self._confirm_login_once()
+
+    def _confirm_login_once(self) -> str | None:
         if self.carrier is not None:
             return self.carrier
         login = self._candidate
@@ -711,7 +940,16 @@ class _Connection(paramiko.ServerInterface):
         if login is None or handler is None or not handler.is_authenticated():
             return None
         self.carrier = login.carrier
-        self.service.guard.succeeded(login.carrier, self.peer)
+        # Out of the pre-log-in count now (the serving thread would notice within moments;
+        # a client opening its session channel must not be displaced meanwhile).
+        self.service.admission.logged_in(self.pending)
+        try:
+            # A key log-in leaves the user's count over every address alone (see above).
+            self.service.guard.succeeded(
+                login.carrier, self.peer, every_address=login.method == "password"
+            )
+        except (TransientError, sa.exc.SQLAlchemyError) as exc:
+            log.error("sftp login counters not reset", user=login.carrier, error=str(exc))
         self.service.audit(
             "sftp_login",
             login.carrier,
@@ -886,8 +1124,20 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
     def _stat(self, where: VirtualPath) -> paramiko.SFTPAttributes:
         if where.name is None:
             return paramiko.SFTPAttributes.from_stat(os.stat(self.tree.real(where)))
-        _, st = self.tree.regular_file(where)
+        try:
+            _, st = self.tree.regular_file(where)
+        except PathRefused:
+            taken = self._received(where)
+            if taken is None:
+                raise
+            return taken
         return paramiko.SFTPAttributes.from_stat(st, where.name)
+
+    def _received(self, where: VirtualPath) -> paramiko.SFTPAttributes | None:
+        """What a name taken from /inbox a moment ago answers (see "After the close")."""
+        if where.area != INBOX or where.name is None:
+            return None
+        return self.service.received.get(self.carrier, where.name)
 
     # files
 
@@ -919,6 +1169,8 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
             raise PathRefused(SFTP_FAILURE, "overloaded")
         if not self.service.claim(self.carrier, where.name):
             raise PathRefused(SFTP_FAILURE, "busy", name=where.name)
+        # A new upload under this name: stat answers for it, not for the one taken before.
+        self.service.received.forget(self.carrier, where.name)
         try:
             # Always a new file from byte 0 (no resume); never through a link; readable again
             # by us so the pipeline can take it from the same descriptor.
@@ -1014,7 +1266,8 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
         assert target.name is not None
         fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
-            size = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            size = st.st_size
             if size > self.service.max_file_bytes:
                 raise PathRefused(SFTP_FAILURE, "too-large", limit=self.service.max_file_bytes)
             submission_id = self._take(target.name, fd)
@@ -1022,6 +1275,7 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
             os.close(fd)
         if submission_id is None:
             return SFTP_FAILURE
+        self.service.received.remember(self.carrier, target.name, st)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(real)
         self.audit(
@@ -1065,7 +1319,11 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
             where = resolve_path(path)
             if where.name is None:
                 raise PathRefused(SFTP_PERMISSION_DENIED, "no-folders")
-            self.tree.regular_file(where)
+            try:
+                self.tree.regular_file(where)
+            except PathRefused:
+                if self._received(where) is None:
+                    raise
             return SFTP_OK
 
         return self._guarded(check)
@@ -1135,6 +1393,7 @@ class _Upload(paramiko.SFTPHandle):
             if submission_id is None:
                 self._discard("sftp_upload_failed", reason=files.refusal or "")
                 return SFTP_FAILURE, files.refusal
+            files.service.received.remember(files.carrier, self.name, os.fstat(self.fd))
             self._close_fd()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)

@@ -344,6 +344,20 @@ web_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
+# Log-in attempts since the last success, per door (web, sftp), user and peer address
+# (gateway/login_guard.py). ``address`` is "*" for the user's count over every address.
+# Counted in the database so that every gateway process sharing it agrees.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("door", String(8), primary_key=True),
+    Column("username", String(64), primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("attempts", BigInteger, nullable=False),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False, index=True),
+)
+
 # Carrier API tokens (HTTP API, scoped to one carrier); only a SHA-256 of the token is kept.
 api_tokens = Table(
     "api_tokens",

@@ -15,7 +15,7 @@ from starlette.types import Scope
 
 from gateway.app import Gateway
 from gateway.exceptions import Overloaded
-from gateway.login_guard import LoginGuard
+from gateway.login_guard import LoginGuard, LoginPolicy
 from gateway.metrics import build_registry
 from gateway.web import api, console, health, limits
 
@@ -41,7 +41,12 @@ def create_app(gateway: Gateway) -> FastAPI:
         redoc_url=None,
     )
     app.state.gateway = gateway
-    app.state.login_guard = LoginGuard(delay=0.5, max_delay=8.0, limit=10, lockout=900.0)
+    app.state.login_guard = LoginGuard(
+        gateway.db,
+        door="web",
+        policy=LoginPolicy.from_settings(gateway.settings),
+        clock=gateway.clock,
+    )
     app.state.metrics = build_registry(gateway.db, clock=gateway.clock)
     app.include_router(health.router)  # /healthz, /readyz, /metrics: no login, not in OpenAPI
     app.include_router(api.router)

@@ -8,10 +8,11 @@ carrying the session's CSRF token and is written to the audit trail with the use
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
-import time
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +25,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from gateway import deadline_watch, pos_ledger
+from gateway.app import Gateway
 from gateway.channels.base import Inbound
+from gateway.login_guard import LoginGuard
 from gateway.reference import Agreement
 from gateway.storage import amendments as amendment_store
 from gateway.storage import credentials, pull_endpoints, reference_store, users, views
@@ -91,35 +94,61 @@ def login_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse, response_model=None)
-def login(
+async def login(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
 ) -> Response:
     gateway = gateway_of(request)
-    guard = request.app.state.login_guard
+    guard: LoginGuard = request.app.state.login_guard
+    # The socket's peer, or what a proxy named in web_trusted_proxies says (web/server.py).
     peer = request.client.host if request.client else "?"
-    if guard.locked(username, peer):
-        return render(request, "login.html", None, 429, error="locked")
     if _CONTROL.search(username):  # no user name has them; PostgreSQL refuses NUL in text
         return render(request, "login.html", None, 401, error="bad_login")
+    outcome = await run_in_threadpool(_log_in, gateway, guard, username, password, peer)
+    if outcome.locked_out:
+        return render(request, "login.html", None, 429, error="locked")
+    if outcome.token is None:
+        # Waited here, not in a worker thread nor in a transaction: a flood of failures holds
+        # neither threads nor database connections while it waits.
+        await asyncio.sleep(outcome.delay)
+        return render(request, "login.html", None, 401, error="bad_login")
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        outcome.token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=int(users.SESSION_LIFETIME.total_seconds()),
+    )
+    return response
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _LoginOutcome:
+    token: str | None  # the new session's cookie, None when refused
+    locked_out: bool  # refused by the log-in limits, the password unchecked
+    delay: float  # to wait before answering a wrong password
+
+
+def _log_in(
+    gateway: Gateway, guard: LoginGuard, username: str, password: str, peer: str
+) -> _LoginOutcome:
+    """Count the attempt first, then check the password only if the limits allow it
+    (gateway/login_guard.py); every refusal is audited with the peer address."""
+    attempt = guard.attempt(username, peer)
+    token = None
     with gateway.db.transaction() as conn:
-        user = users.authenticate(conn, username, password)
+        user = users.authenticate(conn, username, password) if attempt.allowed else None
         now = gateway.clock()
         if user is None:
+            detail = {"user": username, "locked_out": not attempt.allowed}
             insert_rows(
                 conn,
                 audit_log,
-                [
-                    audit_row(
-                        at=now,
-                        actor=f"web:{peer}",
-                        action="login failed",
-                        detail={"user": username},
-                    )
-                ],
+                [audit_row(at=now, actor=f"web:{peer}", action="login failed", detail=detail)],
             )
-            token = None
         else:
             token, _session = users.open_session(conn, user, now=now)
             insert_rows(
@@ -127,20 +156,9 @@ def login(
                 audit_log,
                 [audit_row(at=now, actor=f"user:{user.username}", action="login", detail={})],
             )
-    if token is None:
-        time.sleep(guard.failed(username, peer))
-        return render(request, "login.html", None, 401, error="bad_login")
-    guard.succeeded(username, peer)
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=int(users.SESSION_LIFETIME.total_seconds()),
-    )
-    return response
+    if token is not None:
+        guard.succeeded(username, peer)
+    return _LoginOutcome(token=token, locked_out=not attempt.allowed, delay=attempt.delay)
 
 
 @router.post("/logout")

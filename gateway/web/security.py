@@ -5,7 +5,8 @@ over HTTPS), carries a random token whose SHA-256 is looked up in ``web_sessions
 form and every state-changing API call made with the cookie carries the session's CSRF token
 (hidden field ``csrf`` or header ``X-CSRF-Token``). A bearer token (``Authorization: Bearer
 pde_...``) is a carrier's API token: scoped to that carrier, no CSRF (no cookie involved).
-Failed logins slow down and lock out per (user, address) (``gateway/login_guard.py``).
+Log-in limits (attempts counted in the database before the password is checked, per
+(user, address) and per user) are in ``gateway/login_guard.py``.
 """
 
 from __future__ import annotations

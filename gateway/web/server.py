@@ -21,6 +21,11 @@ from gateway.web.limits import guarded_h11
 H11_MAX_HEAD_BYTES = 16 * 1024
 
 
+def trusted_proxies(setting: str) -> list[str]:
+    """``"10.0.0.5, 10.1.0.0/16"`` -> the addresses and networks uvicorn may believe."""
+    return [item.strip() for item in setting.split(",") if item.strip()]
+
+
 class WebServer:
     def __init__(self, gateway: Gateway, *, host: str, port: int) -> None:
         from gateway.web import create_app  # the app imports gateway.app: keep this lazy
@@ -49,6 +54,10 @@ class WebServer:
             h11_max_incomplete_event_size=H11_MAX_HEAD_BYTES,
             limit_concurrency=settings.web_max_connections,
             timeout_keep_alive=5,
+            # X-Forwarded-For is believed only from the proxies named in web_trusted_proxies;
+            # uvicorn's own default trusts 127.0.0.1, i.e. anybody on this host.
+            proxy_headers=bool(trusted_proxies(settings.web_trusted_proxies)),
+            forwarded_allow_ips=trusted_proxies(settings.web_trusted_proxies),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

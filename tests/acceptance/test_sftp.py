@@ -414,6 +414,32 @@ def test_temporary_name_then_rename_is_taken_once(sftp: Sftp, tmp_path: Path) ->
     assert len(sftp.submissions("renamed.xml")) == 1
 
 
+# -- (d2) the client checks the upload after closing it (issue 12) -----------------------------
+
+
+def test_put_then_checking_the_file_reports_success_and_it_is_received_once(
+    sftp: Sftp, tmp_path: Path
+) -> None:
+    data = rksp_variant(401)
+    (tmp_path / "checked.xml").write_bytes(data)
+    # `put -p` sets the times, `ls -l` asks for the size: both after the file was taken.
+    batch = sftp.run(
+        A,
+        ["put -p checked.xml /inbox/checked.xml", "ls -l /inbox/checked.xml", "ls -1 /inbox"],
+        cwd=tmp_path,
+    )
+    assert batch.returncode == 0, batch.stderr
+    listed = [line for line in batch.stdout.splitlines() if not line.startswith("sftp>")]
+    assert len(listed) == 1 and f" {len(data)} " in listed[0] and "checked.xml" in listed[0]
+    assert len(sftp.submissions("checked.xml")) == 1
+    assert os.listdir(sftp.tree(A, "inbox")) == []
+    # B sees nothing of it.
+    other = sftp.run(B, ["ls -l /inbox/checked.xml"], cwd=tmp_path)
+    assert other.returncode != 0
+    _wait_responses(sftp, sftp.tree(A, "outbox"), ["checked.xml"])
+    assert len(sftp.submissions("checked.xml")) == 1
+
+
 # -- (e) wrong key, revoked key ----------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import Gateway
+from gateway.login_guard import LoginGuard, LoginPolicy
 from gateway.storage import users
 from gateway.web import create_app
 
@@ -140,9 +141,11 @@ def test_console_session_needs_the_csrf_token_to_change_anything(
 
 def test_failed_logins_are_audited_and_slow_down(client: TestClient, gateway: Gateway) -> None:
     add_user(gateway, "officer1", users.Role.OFFICER, office_code="040300")
-    guard = client.app.state.login_guard  # type: ignore[attr-defined]
-    guard.delay = guard.max_delay = 0.0  # the delays themselves are the guard's unit tests
-    guard.limit = 4
+    # The delays themselves are the guard's own tests (tests/integration/test_login_limits.py).
+    policy = LoginPolicy(delay=0.0, max_delay=0.0, limit=4, user_limit=30, lockout=900.0)
+    client.app.state.login_guard = LoginGuard(  # type: ignore[attr-defined]
+        gateway.db, door="web", policy=policy, clock=gateway.clock
+    )
     for _ in range(4):
         wrong = client.post("/login", data={"username": "officer1", "password": "Salah#123"})
         assert wrong.status_code == 401

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import argon2
 import paramiko
 import pytest
 import sqlalchemy as sa
@@ -33,11 +36,12 @@ from gateway.channels.sftp_server import (
     resolve_path,
 )
 from gateway.config import load_settings
-from gateway.login_guard import LoginGuard
+from gateway.login_guard import LoginGuard, LoginPolicy
 from gateway.storage import credentials
+from gateway.storage.database import Database
 from gateway.storage.submissions import PendingAck
 from gateway.storage.tables import audit_log, submissions
-from tests.integration.conftest import EXAMPLES
+from tests.integration.conftest import EXAMPLES, FakeClock
 
 T0 = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 LIMIT = 20_000
@@ -113,23 +117,45 @@ def test_a_planted_link_is_not_followed(tmp_path: Path) -> None:
 # -- the login guard --------------------------------------------------------------------------
 
 
-def test_login_guard_slows_down_then_locks_and_forgives_success() -> None:
-    guard = LoginGuard(delay=0.5, max_delay=2.0, limit=8, lockout=60.0)
-    delays = [guard.failed("DEMO", "10.0.0.1", now=100.0) for _ in range(7)]
-    assert delays == [0.0, 0.0, 0.0, 0.5, 1.0, 2.0, 2.0]
-    assert not guard.locked("DEMO", "10.0.0.1", now=100.0)
-    guard.failed("DEMO", "10.0.0.1", now=100.0)
-    assert guard.locked("DEMO", "10.0.0.1", now=100.0)
-    # Per (user, address): the carrier from elsewhere, and other users, are not affected.
-    assert not guard.locked("DEMO", "10.0.0.2", now=100.0)
-    assert not guard.locked("SAMU", "10.0.0.1", now=100.0)
-    assert guard.locked("DEMO", "10.0.0.1", now=159.0)
-    assert not guard.locked("DEMO", "10.0.0.1", now=161.0)
-    # After the lockout the count starts again.
-    assert guard.failed("DEMO", "10.0.0.1", now=200.0) == 0.0
-    guard.failed("SAMU", "10.0.0.1", now=200.0)
-    guard.succeeded("SAMU", "10.0.0.1")
-    assert [guard.failed("SAMU", "10.0.0.1", now=201.0) for _ in range(4)][-1] == 0.5
+def test_login_guard_slows_down_then_locks_and_forgives_success(database_url: str) -> None:
+    db = Database(database_url)
+    db.migrate()
+    clock = FakeClock(T0)
+    policy = LoginPolicy(delay=0.5, max_delay=2.0, limit=8, user_limit=12, lockout=60.0)
+    guard = LoginGuard(db, door="sftp", policy=policy, clock=clock)
+    try:
+        attempts = [guard.attempt("DEMO", "10.0.0.1") for _ in range(7)]
+        assert [a.delay for a in attempts] == [0.0, 0.0, 0.0, 0.5, 1.0, 2.0, 2.0]
+        assert all(a.allowed for a in attempts) and not guard.locked("DEMO", "10.0.0.1")
+        assert guard.attempt("DEMO", "10.0.0.1").allowed  # the 8th is still checked
+        assert guard.locked("DEMO", "10.0.0.1")
+        assert not guard.attempt("DEMO", "10.0.0.1").allowed
+        # Other addresses may still try, until the user's count over all of them (12) is up.
+        assert [guard.attempt("DEMO", f"10.0.0.{n}").allowed for n in range(2, 7)] == [
+            True,
+            True,
+            True,
+            True,
+            False,
+        ]
+        # Other users, and the other door, are not affected.
+        assert guard.attempt("SAMU", "10.0.0.1").allowed
+        web = LoginGuard(db, door="web", policy=policy, clock=clock)
+        assert web.attempt("DEMO", "10.0.0.1").allowed
+        # One IPv6 /64 is one address.
+        for n in range(8):
+            guard.attempt("SAMU", f"2001:db8:1:2::{n + 1}")
+        assert guard.locked("SAMU", "2001:db8:1:2:ffff::9")
+        assert not guard.locked("SAMU", "2001:db8:1:3::1")
+        # A success starts the user's counters again.
+        guard.succeeded("SAMU", "2001:db8:1:2::1")
+        assert not guard.locked("SAMU", "2001:db8:1:2::1")
+        # Quiet for the lock-out period: the counters start again.
+        clock.advance(seconds=61)
+        again = guard.attempt("DEMO", "10.0.0.1")
+        assert again.allowed and again.attempts == 1
+    finally:
+        db.dispose()
 
 
 # -- a running server -------------------------------------------------------------------------
@@ -145,9 +171,16 @@ class Server:
         self.port = port
 
     def connect(
-        self, user: str, *, key: paramiko.PKey | None = None, password: str | None = None
+        self,
+        user: str,
+        *,
+        key: paramiko.PKey | None = None,
+        password: str | None = None,
+        source: str = "127.0.0.1",
     ) -> paramiko.Transport:
-        transport = paramiko.Transport(("127.0.0.1", self.port))
+        # Any 127.x.y.z is this host: a source address of its own is another client address.
+        sock = socket.create_connection(("127.0.0.1", self.port), source_address=(source, 0))
+        transport = paramiko.Transport(sock)
         try:
             transport.connect(username=user, pkey=key, password=password)
         except BaseException:
@@ -212,8 +245,8 @@ def start_server(
             "PDE_GATEWAY_DATABASE_URL": sqlite_url,
             "PDE_GATEWAY_SFTP_PORT": "0",
             "PDE_GATEWAY_MAX_FILE_BYTES": str(LIMIT),
-            "PDE_GATEWAY_SFTP_LOGIN_DELAY_SECONDS": "0.01",
-            "PDE_GATEWAY_SFTP_LOGIN_DELAY_MAX_SECONDS": "0.02",
+            "PDE_GATEWAY_LOGIN_DELAY_SECONDS": "0.01",
+            "PDE_GATEWAY_LOGIN_DELAY_MAX_SECONDS": "0.02",
             **{f"PDE_GATEWAY_{k.upper()}": v for k, v in overrides.items()},
         }
         gateway = Gateway(load_settings(environ=env))
@@ -374,7 +407,7 @@ def test_handle_and_session_limits(
 def test_password_login_slow_down_and_lockout(
     start_server: Callable[..., Server], keys: dict[str, paramiko.Ed25519Key]
 ) -> None:
-    server = start_server(sftp_failed_login_limit="5")
+    server = start_server(login_failure_limit="5", login_failure_limit_per_user="6")
     with server.gateway.db.transaction() as conn:
         credentials.set_password(conn, "SAMU", PASSWORD, now=T0, actor="test")
     server.client("SAMU", password=PASSWORD).close()
@@ -402,6 +435,18 @@ def test_password_login_slow_down_and_lockout(
     assert failed[-1].detail["locked_out"] is True
     assert all(r.detail["peer"] == "127.0.0.1" for r in failed)
     assert [r.actor for r in server.audit("sftp_login")] == ["sftp:SAMU", "sftp:DEMO"]
+
+    # From another address: one more wrong password is checked (the user's 6th), then the
+    # user is locked everywhere for passwords, but not for its key (keys cannot be guessed).
+    with pytest.raises(paramiko.AuthenticationException):
+        server.connect("SAMU", password="tebakan lain", source="127.0.0.2")
+    with pytest.raises(paramiko.AuthenticationException):
+        server.connect("SAMU", password=PASSWORD, source="127.0.0.2")
+    assert [r.detail["locked_out"] for r in server.audit("sftp_login_failed")[-2:]] == [
+        False,
+        True,
+    ]
+    server.connect("SAMU", key=keys["SAMU"], source="127.0.0.2").close()
 
 
 def test_host_key_is_made_once_private_and_kept(tmp_path: Path) -> None:
@@ -468,3 +513,169 @@ def test_port_in_use_is_a_configuration_error(
     finally:
         gateway.db.dispose()
     assert os.path.exists(server.gateway.sftp.host_key_path)
+
+
+# -- log-in limits, pre-authentication flooding, stat after close (issue 12) ------------------
+
+
+class Verifications:
+    """How many times argon2 verified a password in this process (the library call, counted)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        lock = threading.Lock()
+        verify = argon2.PasswordHasher.verify
+
+        def counted(hasher: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                self.count += 1
+            return verify(hasher, *args, **kwargs)
+
+        monkeypatch.setattr(argon2.PasswordHasher, "verify", counted)
+
+
+def test_forty_parallel_wrong_passwords_are_checked_at_most_limit_times(
+    start_server: Callable[..., Server],
+    keys: dict[str, paramiko.Ed25519Key],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Room for all 40 at once, so that the log-in limit is what is tested here.
+    server = start_server(
+        login_failure_limit="10",
+        sftp_max_unauthenticated="64",
+        sftp_max_unauthenticated_per_address="64",
+        sftp_max_connections="128",
+    )
+    with server.gateway.db.transaction() as conn:
+        credentials.set_password(conn, "SAMU", PASSWORD, now=T0, actor="test")
+    verified = Verifications(monkeypatch)
+
+    def guess(n: int) -> str:
+        try:
+            server.connect("SAMU", password=f"tebakan {n}").close()
+        except paramiko.AuthenticationException:
+            return "refused"
+        return "in"
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        outcomes = list(pool.map(guess, range(40)))
+    assert outcomes == ["refused"] * 40
+    assert verified.count == 10
+    # Locked: the right password is refused without being checked.
+    with pytest.raises(paramiko.AuthenticationException):
+        server.connect("SAMU", password=PASSWORD)
+    assert verified.count == 10
+    failed = server.audit("sftp_login_failed")
+    assert len(failed) == 41
+    assert sum(1 for r in failed if not r.detail["locked_out"]) == 10
+    # Another carrier from the same address is not affected.
+    disconnect(server.client("DEMO", key=keys["DEMO"]))
+
+
+def _idle(port: int, source: str) -> socket.socket:
+    """A TCP connection from ``source`` (any 127.x address is this host) that says nothing."""
+    return socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    """Whether the server closes ``sock`` within ``within`` seconds (its banner is skipped)."""
+    sock.settimeout(within)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True
+
+
+def test_idle_connections_do_not_keep_a_carrier_out(
+    start_server: Callable[..., Server], keys: dict[str, paramiko.Ed25519Key]
+) -> None:
+    server = start_server(
+        sftp_max_unauthenticated="16",
+        sftp_max_unauthenticated_per_address="4",
+        sftp_max_connections="40",
+    )
+    idle: list[socket.socket] = []
+    try:
+        # One address opening many: past 4 they are closed at once, before any banner.
+        crowd = [_idle(server.port, "127.0.0.99") for _ in range(10)]
+        idle += crowd
+        assert sum(_closed_by_server(s, 0.5) for s in crowd) == 6
+        # Many addresses, one each: 70 connections that never send a banner.
+        idle += [_idle(server.port, f"127.0.0.{n}") for n in range(2, 72)]
+        started = time.monotonic()
+        demo = server.client("DEMO", key=keys["DEMO"])
+        assert time.monotonic() - started < 3
+        with demo.open("/inbox/rksp.xml", "wb") as upload:
+            upload.write((EXAMPLES / "rksp.xml").read_bytes())
+        # Logged in, DEMO no longer counts against the pre-login cap: more newcomers do not
+        # push it out, and SAMU gets in too.
+        idle += [_idle(server.port, f"127.0.1.{n}") for n in range(2, 40)]
+        samu = server.client("SAMU", key=keys["SAMU"])
+        assert demo.listdir("/outbox") is not None
+        disconnect(samu)
+        disconnect(demo)
+        assert len(server.submissions()) == 1
+        # Of all the idle ones, no more than the cap are still open.
+        still_open = [s for s in idle if not _closed_by_server(s, 0.05)]
+        assert len(still_open) <= 16
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_connections_that_do_not_log_in_are_closed_after_the_timeouts(
+    start_server: Callable[..., Server],
+) -> None:
+    server = start_server(sftp_banner_timeout_seconds="0.5", sftp_auth_timeout_seconds="1.5")
+    silent = _idle(server.port, "127.0.0.1")
+    started = time.monotonic()
+    assert _closed_by_server(silent, 5)
+    assert time.monotonic() - started < 2.5
+    silent.close()
+    # A client that finishes the key exchange and then never logs in.
+    transport = paramiko.Transport(("127.0.0.1", server.port))
+    try:
+        transport.start_client(timeout=10)
+        started = time.monotonic()
+        while transport.is_active() and time.monotonic() - started < 6:
+            time.sleep(0.05)
+        assert not transport.is_active()
+        assert time.monotonic() - started < 3
+    finally:
+        transport.close()
+
+
+def test_put_with_confirm_succeeds_and_the_name_answers_stat_for_a_while(
+    start_server: Callable[..., Server], keys: dict[str, paramiko.Ed25519Key], tmp_path: Path
+) -> None:
+    server = start_server(sftp_received_stat_seconds="1.5")
+    local = tmp_path / "rksp.xml"
+    local.write_bytes((EXAMPLES / "rksp.xml").read_bytes())
+    client = server.client("DEMO", key=keys["DEMO"])
+    attributes = client.put(str(local), "/inbox/rksp.xml", confirm=True)
+    assert attributes.st_size == local.stat().st_size
+    (received,) = server.submissions()
+    assert received.size == local.stat().st_size
+    assert not (server.gateway.settings.sftp_dir / "DEMO" / "inbox" / "rksp.xml").exists()
+    assert client.stat("/inbox/rksp.xml").st_size == local.stat().st_size
+    assert client.lstat("inbox/rksp.xml").st_size == local.stat().st_size
+    client.utime("/inbox/rksp.xml", (1_700_000_000, 1_700_000_000))  # `put -p` after close
+    assert client.listdir("/inbox") == []  # gone from the listing: it is taken
+    # Another carrier does not see it.
+    other = server.client("SAMU", key=keys["SAMU"])
+    with pytest.raises(FileNotFoundError):
+        other.stat("/inbox/rksp.xml")
+    disconnect(other)
+    time.sleep(1.6)
+    with pytest.raises(FileNotFoundError):
+        client.stat("/inbox/rksp.xml")
+    # A renamed temporary upload answers under its final name too.
+    client.put(str(local), "/inbox/.second.part", confirm=True)
+    client.rename("/inbox/.second.part", "/inbox/second.xml")
+    assert client.stat("/inbox/second.xml").st_size == local.stat().st_size
+    assert len(server.submissions()) == 2
+    disconnect(client)
