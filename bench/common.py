@@ -127,6 +127,9 @@ def gateway_env(data_dir: Path, *, workers: int | None = None) -> dict[str, str]
     # The embedded SFTP server on a free port: a `make run` on 2222 must not stop the bench.
     env[ENV_PREFIX + "SFTP_PORT"] = "0"
     env[ENV_PREFIX + "WEB_PORT"] = "0"
+    # The benches rename whole files into in/: the default settle time (a wait for carriers
+    # writing slowly in place) would only add a constant to every latency measured here.
+    env[ENV_PREFIX + "SETTLE_SECONDS"] = "0.3"
     if workers is not None:
         env[ENV_PREFIX + "WORKERS"] = str(workers)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)

@@ -47,6 +47,7 @@ from gateway.channels.cli import CliChannel
 from gateway.channels.filedrop import FileDropChannel
 from gateway.channels.http import HttpChannel
 from gateway.channels.manual import ManualChannel
+from gateway.channels.media import CounterMediaChannel
 from gateway.channels.sftp_pull import SftpPullChannel
 from gateway.channels.sftp_server import SftpServerChannel
 from gateway.config import Settings
@@ -133,6 +134,7 @@ class Gateway:
             "sftp_pull": self.sftp_pull,
             "http": HttpChannel(settings.http_dir),
             "manual": ManualChannel(settings.manual_dir),
+            "media": CounterMediaChannel(settings.media_dir),
             "cli": CliChannel(settings.cli_dir),
             "sftp": self.sftp,
         }

@@ -22,7 +22,7 @@ from gateway.channels.base import Inbound, safe_name
 from gateway.config import Settings, load_settings
 from gateway.exceptions import ConfigurationError, GatewayError
 from gateway.logs import configure_logging
-from gateway.reference import carrier_from_mapping
+from gateway.reference import Agency, agency_from_mapping, carrier_from_mapping
 from gateway.storage import credentials, pull_endpoints, reference_store, users
 from gateway.storage import submissions as store
 
@@ -253,6 +253,108 @@ def partners_add(
     gateway.filedrop.prepare([carrier.code])
     gateway.sftp.prepare([carrier.code])
     click.echo(f"added {carrier.code} ({carrier.name}), aju code {carrier.aju_code}")
+
+
+@partners.group("agencies")
+def partners_agencies() -> None:
+    """Principals a carrier may file for (a shipping agent and the lines it represents)."""
+
+
+@partners_agencies.command("add")
+@click.argument("carrier")
+@click.option("--npwp", required=True, help="The principal's NPWP, as documents name it.")
+@click.option("--name", required=True, help="The principal's name.")
+@click.option("--valid-from", default=None, help="YYYY-MM-DD (default today).")
+@click.option("--valid-until", default=None, help="YYYY-MM-DD (default open-ended).")
+@click.option("--reference", default=None, help="The power of attorney / agency letter.")
+@click.pass_context
+def partners_agencies_add(
+    ctx: click.Context,
+    carrier: str,
+    npwp: str,
+    name: str,
+    valid_from: str | None,
+    valid_until: str | None,
+    reference: str | None,
+) -> None:
+    """Record CARRIER as agent of the principal NPWP: it may file in that name."""
+    gateway = _open(ctx)
+    code = _carrier_code(gateway, carrier)
+    try:
+        agency = agency_from_mapping(
+            {
+                "npwp": npwp,
+                "name": name,
+                "valid_from": valid_from or date.today().isoformat(),
+                "valid_until": valid_until,
+                "reference": reference,
+            }
+        )
+        with gateway.db.transaction() as conn:
+            reference_store.add_agency(conn, code, agency, now=gateway.clock(), actor=_actor())
+    except (ValueError, sa.exc.IntegrityError) as exc:
+        raise click.ClickException(f"cannot add the agency / keagenan ditolak: {exc}") from exc
+    until = agency.valid_until or "open-ended"
+    click.echo(
+        f"{code} files for {agency.principal_name} (NPWP {agency.principal_npwp}) "
+        f"from {agency.valid_from} until {until}"
+    )
+
+
+@partners_agencies.command("end")
+@click.argument("carrier")
+@click.option("--npwp", required=True)
+@click.option("--on", "on", default=None, help="Last day in force (YYYY-MM-DD, default today).")
+@click.pass_context
+def partners_agencies_end(ctx: click.Context, carrier: str, npwp: str, on: str | None) -> None:
+    """End CARRIER's agency for the principal NPWP (the record is kept)."""
+    gateway = _open(ctx)
+    code = _carrier_code(gateway, carrier)
+    try:
+        day = date.fromisoformat(on) if on else date.today()
+    except ValueError as exc:
+        raise click.ClickException(f"--on: {exc}") from exc
+    with gateway.db.transaction() as conn:
+        count = reference_store.end_agency(
+            conn, code, npwp, on=day, now=gateway.clock(), actor=_actor()
+        )
+    if not count:
+        raise click.ClickException(f"{code} has no agency in force for NPWP {npwp}")
+    click.echo(f"ended {count} agency of {code} for NPWP {npwp} on {day}")
+
+
+@partners_agencies.command("list")
+@click.argument("carrier", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def partners_agencies_list(ctx: click.Context, carrier: str | None, as_json: bool) -> None:
+    """Agency relations, of one carrier or all."""
+    gateway = _open(ctx)
+    carriers = gateway.pipeline.reference().carriers
+    codes = [_carrier_code(gateway, carrier)] if carrier else sorted(carriers)
+    rows = [
+        {"carrier": code, **_agency_json(agency)}
+        for code in codes
+        for agency in carriers[code].agencies
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['carrier']:<8} {row['principal_npwp']:<16} {row['principal_name']}  "
+            f"{row['valid_from']}..{row['valid_until'] or ''}  {row['reference'] or ''}"
+        )
+
+
+def _agency_json(agency: Agency) -> dict[str, Any]:
+    return {
+        "principal_npwp": agency.principal_npwp,
+        "principal_name": agency.principal_name,
+        "valid_from": agency.valid_from.isoformat(),
+        "valid_until": agency.valid_until.isoformat() if agency.valid_until else None,
+        "reference": agency.reference,
+    }
 
 
 @partners.group("keys")
@@ -557,6 +659,7 @@ def _carrier_json(carrier: Any) -> dict[str, Any]:
             }
             for a in carrier.agreements
         ],
+        "agencies": [_agency_json(a) for a in carrier.agencies],
     }
 
 

@@ -24,7 +24,8 @@ class Settings:
     max_file_bytes: int = 50 * 1024 * 1024
     workers: int = 2
     poll_interval_seconds: float = 0.2
-    settle_seconds: float = 0.3
+    # A drop file is taken once unchanged this long (two looks); longer than a writer's pauses.
+    settle_seconds: float = 2.0
     lease_seconds: float = 30.0
     log_format: str = "auto"
     log_level: str = "INFO"
@@ -99,6 +100,11 @@ class Settings:
     @property
     def http_dir(self) -> Path:
         return self.data_dir / "http"
+
+    @property
+    def media_dir(self) -> Path:
+        """Acknowledgments of files officers took at their counter (channel media)."""
+        return self.data_dir / "media"
 
     @property
     def manual_dir(self) -> Path:

@@ -11,7 +11,8 @@ caller what to do with it::
     │   └── XmlDocumentError        malformed, hostile (DTD/entities) or schema-invalid XML
     ├── TransientError              the environment is at fault: retry later
     │   ├── StorageUnavailable      database or disk not reachable right now
-    │   └── Overloaded              the work queue is over max_queue_depth: send again later
+    │   ├── Overloaded              the work queue is over max_queue_depth: send again later
+    │   └── UnsafeFolder            a carrier's folder is a link (or not a folder): not used
     └── ConfigurationError          the operator's configuration is wrong: fix it, then restart
 
 Third-party errors are wrapped where they enter (lxml in ``parsers.xml``, SQLAlchemy in
@@ -81,6 +82,11 @@ class Overloaded(TransientError):
             f"dalam {retry_after} detik. / The gateway is busy ({depth} files waiting, "
             f"limit {limit}); send again in {retry_after} seconds."
         )
+
+
+class UnsafeFolder(TransientError):
+    """A carrier's folder is a symbolic link or not a folder: nothing is read or written
+    through it until the carrier puts a plain folder back."""
 
 
 class ConfigurationError(GatewayError):

@@ -31,6 +31,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Berkas tidak memuat satu dokumen pun.",
         "The file holds no document.",
     ),
+    # A defect of the gateway met while reading this file (not the carrier's fault as far as
+    # is known): the bytes are kept and an operator replays the file once the fault is fixed.
+    "FILE-007": (
+        "Gateway tidak dapat membaca berkas ini (rujukan {reference}); berkas disimpan dan "
+        "akan diproses ulang setelah gangguan diperbaiki. Sebutkan rujukan ini bila "
+        "menghubungi operator.",
+        "The gateway could not read the file (reference {reference}); the file is kept and "
+        "will be processed again once the fault is fixed. Quote this reference when you "
+        "contact the operators.",
+    ),
     # XML
     "XML-001": ("XML tidak well-formed: {detail}.", "The XML is not well-formed: {detail}."),
     "XML-002": (
@@ -113,6 +123,33 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Pengangkut {sender} tidak memiliki perjanjian PDE yang berlaku dengan kantor {office} "
         "(Pasal 13).",
         "The carrier {sender} has no PDE agreement in force with office {office} (Art. 13).",
+    ),
+    "SND-004": (
+        "Dokumen ini atas nama pengangkut {party} (NPWP {npwp}), tetapi dikirim oleh {sender} "
+        "({sender_name}, NPWP {sender_npwp}) yang tidak tercatat sebagai agennya pada tanggal "
+        "{day}. Pengangkut hanya mengajukan dokumennya sendiri atau dokumen prinsipal yang "
+        "tercatat.",
+        "This document is in the name of carrier {party} (NPWP {npwp}) but was sent by "
+        "{sender} ({sender_name}, NPWP {sender_npwp}), which is not recorded as its agent on "
+        "{day}. A carrier files only its own documents or those of a recorded principal.",
+    ),
+    "SND-005": (
+        "Pengangkut pada dokumen ({party}) tanpa NPWP tidak dapat dikenali sebagai {sender} "
+        "({sender_name}) atau prinsipalnya; cantumkan NPWP pengangkut.",
+        "The carrier in the document ({party}) has no NPWP and is not {sender} "
+        "({sender_name}) or one of its principals by name; give the carrier's NPWP.",
+    ),
+    "SND-006": (
+        "{kind} {number} tanggal {date} kantor {office} terdaftar atas nama pengangkut lain "
+        "({holder}); {sender} tidak dapat mengubah atau menutupnya.",
+        "{kind} {number} of {date} at office {office} is registered to another carrier "
+        "({holder}); {sender} cannot change or close it.",
+    ),
+    "OFF-003": (
+        "Berkas diterima di loket kantor {counter}; dokumen untuk kantor {office} diajukan "
+        "di kantor itu sendiri (Pasal 3(1)b, 5(1)b, 9(1)b).",
+        "The file was taken at the counter of office {counter}; a document for office "
+        "{office} is handed in at that office (Art. 3(1)b, 5(1)b, 9(1)b).",
     ),
     "OFF-001": ("Kantor pabean {office} tidak dikenal.", "The customs office {office} is unknown."),
     "OFF-002": (
@@ -355,6 +392,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{office} (Pasal 2 ayat 1).",
         "No BC 1.0 (RKSP/JKSP) is registered for {conveyance} voyage {voyage} at office "
         "{office} (Art. 2(1)).",
+    ),
+    # The file drop (gateway/channels/filedrop.py): an entry of in/ set aside unread, in error/
+    "DROP-001": (
+        "{name} bukan berkas biasa (tautan simbolik, pipa atau perangkat) dan tidak dibaca; "
+        "letakkan berkasnya sendiri di in/.",
+        "{name} is not a plain file (a symbolic link, pipe or device) and was not read; put "
+        "the file itself in in/.",
+    ),
+    "DROP-002": (
+        "{name} mempunyai lebih dari satu nama (hard link) dan tidak dibaca; letakkan salinan "
+        "berkas di in/.",
+        "{name} has more than one name (a hard link) and was not read; put a copy of the file "
+        "in in/.",
     ),
     # Internal
     "SYS-001": (

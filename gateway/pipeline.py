@@ -37,7 +37,7 @@ import structlog
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from gateway import pos_ledger
+from gateway import pos_ledger, unreadable
 from gateway.backpressure import Admission
 from gateway.channels.base import Channel, Inbound, Received, ack_file_name
 from gateway.config import Settings
@@ -59,7 +59,7 @@ from gateway.model import (
 from gateway.model.outcome import DocumentStatus, Outcome
 from gateway.model.registered_pos import RegisteredPos
 from gateway.numbering import aju_prefix, check_supplied, format_nomor_aju
-from gateway.reference import ReferenceData
+from gateway.reference import ReferenceData, compact_npwp
 from gateway.storage import counters, reference_store
 from gateway.storage import pos as pos_store
 from gateway.storage import submissions as store
@@ -74,10 +74,18 @@ from gateway.storage.tables import (
     registrations,
 )
 from handlers import DEFAULT_RULES, Rule, RuleContext, evaluate
-from handlers.base import Bc10Call
+from handlers.base import Bc10Call, Holder
 from handlers.registration import accepted_status, registration_kind
 from parsers import detect_format
-from parsers.base import AckRenderer, Format, ParsedDocument, Parser, ParseResult
+from parsers.base import (
+    AckFile,
+    AckRenderer,
+    ControlNumbers,
+    Format,
+    ParsedDocument,
+    Parser,
+    ParseResult,
+)
 from parsers.edifact import EdifactParser
 from parsers.edifact.acks import EdifactAckRenderer
 from parsers.x12 import X12Parser
@@ -108,6 +116,10 @@ class _Decision:
     findings: tuple[Finding, ...]
     flags: tuple[Flag, ...]
     control_key: str | None = None
+
+
+# A submission as decided outside the transaction: its format, what was read, its documents.
+_Decided = tuple[store.Submission, Format, ParseResult | None, list[_Decision]]
 
 
 @dataclass(kw_only=True, slots=True)
@@ -189,6 +201,7 @@ class Pipeline:
                         source_name=inbound.source_name,
                         intake_key=inbound.intake_key,
                         stored=raw,
+                        counter_office=inbound.counter_office,
                     )
                     for (inbound, _), raw in zip(items, stored, strict=True)
                 ],
@@ -263,7 +276,7 @@ class Pipeline:
         if not todo:
             return
         reference = self.reference()
-        decided = [(s, *self._decide(s, reference)) for s in todo]
+        decided = [(s, *self._decide_or_refuse(s, reference)) for s in todo]
         try:
             with self.db.transaction() as conn:
                 plans = self._commit(conn, reference, decided)
@@ -274,6 +287,21 @@ class Pipeline:
             for submission in todo:
                 self.process_many([submission.id])
             return
+        except Exception as exc:
+            if unreadable.is_environmental(exc):
+                raise
+            if len(todo) > 1:  # find the file at fault: each alone
+                for submission in todo:
+                    self.process_many([submission.id])
+                return
+            # The file's documents broke the transaction (a value the database refuses, a
+            # defect in numbering or storing them): it is refused whole, and replayable.
+            submission, fmt = decided[0][0], decided[0][1]
+            refusal = unreadable.refusal(submission.id, exc, stage="commit")
+            unread = self._unreadable(submission, reference, (refusal,))
+            fallback: list[_Decided] = [(submission, fmt, None, [unread])]
+            with self.db.transaction() as conn:
+                plans = self._commit(conn, reference, fallback)
         for plan in plans:
             log.info(
                 "decided",
@@ -284,6 +312,19 @@ class Pipeline:
                 registration=plan.registration.number if plan.registration else None,
                 errors=[f.code for f in plan.findings if f.is_error],
             )
+
+    def _decide_or_refuse(
+        self, submission: store.Submission, reference: ReferenceData
+    ) -> tuple[Format, ParseResult | None, list[_Decision]]:
+        """:meth:`_decide`, with a defect the file trips refused as FILE-007 (not retried)."""
+        try:
+            return self._decide(submission, reference)
+        except Exception as exc:
+            if unreadable.is_environmental(exc):
+                raise
+            refusal = unreadable.refusal(submission.id, exc, stage="read")
+        fmt = detect_format(self.raw.read(submission.raw_path))
+        return fmt, None, [self._unreadable(submission, reference, (refusal,))]
 
     def _decide(
         self, submission: store.Submission, reference: ReferenceData
@@ -355,6 +396,7 @@ class Pipeline:
             channel_family=self.channels[submission.channel].family,
             bc11=_Bc11Lookup(self.db),
             bc10=_Bc10Lookup(self.db),
+            counter_office=submission.counter_office,
         )
         result = evaluate(document, context, self.rules)
         return _Decision(
@@ -652,10 +694,10 @@ class Pipeline:
         rows = []
         for submission_id, group in by_submission.items():
             submission, fmt = group[0].submission, group[0].fmt
-            renderer = self.ack_renderers.get(fmt, self.ack_renderers[Format.XML])
             outcomes = [self._outcome(p, now) for p in group]
             by_index = {p.decision.index: p for p in group}
-            for ack in renderer.render(results.get(submission_id), outcomes, numbers):
+            rendered = self._render(fmt, results.get(submission_id), outcomes, numbers, by_index)
+            for ack in rendered:
                 answered = None if ack.document_index is None else by_index[ack.document_index]
                 tag = (answered or group[0]).nomor_aju
                 rows.append(
@@ -672,6 +714,39 @@ class Pipeline:
                     }
                 )
         store.insert_rows(conn, acks, rows)
+
+    def _render(
+        self,
+        fmt: Format,
+        result: ParseResult | None,
+        outcomes: list[Outcome],
+        numbers: ControlNumbers,
+        plans: Mapping[int, _Plan],
+    ) -> list[AckFile]:
+        """The format's acknowledgments; our XML ones when its renderer fails on this file.
+
+        A renderer that raises would roll back the decision and leave the sender with no
+        answer at all (the job retried until it is a dead letter): a receipt and response in
+        XML are better than that. Operators see the failure in the log.
+        """
+        renderer = self.ack_renderers.get(fmt, self.ack_renderers[Format.XML])
+        try:
+            rendered = renderer.render(result, outcomes, numbers)
+            stray = [a.document_index for a in rendered if a.document_index not in (None, *plans)]
+            if stray:
+                raise ValueError(f"acknowledgments for documents {stray} that do not exist")
+        except Exception as exc:
+            if unreadable.is_environmental(exc) or renderer is self.ack_renderers[Format.XML]:
+                raise
+            log.error(
+                "acknowledgment renderer failed: answering with the XML receipt and response",
+                submission_id=outcomes[0].submission_id,
+                format=fmt.value,
+                error_type=type(exc).__qualname__,
+                exc_info=exc,
+            )
+            rendered = self.ack_renderers[Format.XML].render(None, outcomes, numbers)
+        return rendered
 
     @staticmethod
     def _flags(plan: _Plan) -> tuple[Flag, ...]:
@@ -735,6 +810,20 @@ class _Bc11Lookup:
         with self.db.engine.connect() as conn:
             return store.bc11_pos_numbers(conn, ref)
 
+    def holder(self, ref: RegistrationRef) -> Holder | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(documents.c.sender, documents.c.summary)
+                .join(registrations, registrations.c.document_id == documents.c.id)
+                .where(
+                    registrations.c.kind == str(RegistrationKind.BC11),
+                    registrations.c.office_code == ref.office_code,
+                    registrations.c.number == ref.number,
+                    registrations.c.registration_date == ref.date,
+                )
+            ).first()
+        return None if row is None else _holder(row.sender, row.summary)
+
     def pos_records(self, ref: RegistrationRef) -> Mapping[str, RegisteredPos] | None:
         with self.db.engine.connect() as conn:
             document_id = pos_store.bc11_document_id(conn, ref)
@@ -776,6 +865,7 @@ class _Bc10Lookup:
                 registrations.c.registration_date,
                 documents.c.document_type,
                 documents.c.summary,
+                documents.c.sender,
             )
             .join(documents, documents.c.id == registrations.c.document_id)
             .where(registrations.c.kind == str(RegistrationKind.BC10), *where)
@@ -804,9 +894,19 @@ class _Bc10Lookup:
                     imo_number=summary.get("imo"),
                     arrival=datetime.fromisoformat(arrival),
                     voyages=tuple(str(v) for v in voyages if v),
+                    holder=_holder(row.sender, summary),
                 )
             )
         return tuple(calls)
+
+
+def _holder(sender: str, summary: Mapping[str, Any] | None) -> Holder:
+    summary = summary or {}
+    return Holder(
+        sender=sender,
+        carrier_npwp=summary.get("carrier_npwp"),
+        carrier_name=summary.get("carrier_name"),
+    )
 
 
 def summarize(document: Document | None) -> dict[str, Any]:
@@ -820,6 +920,11 @@ def summarize(document: Document | None) -> dict[str, Any]:
         summary["mode"] = str(conveyance.mode)
         if conveyance.imo_number:
             summary["imo"] = conveyance.imo_number
+    carrier = getattr(document, "carrier", None)
+    if carrier is not None:  # whose registration it is (ART6-HOLDER)
+        summary["carrier_name"] = carrier.name
+        if carrier.npwp:
+            summary["carrier_npwp"] = compact_npwp(carrier.npwp)
     for name in ("voyage_number", "eta", "arrival_at", "departure_at"):
         value = getattr(document, name, None)
         if value is not None:

@@ -398,6 +398,9 @@ class _Snapshot:
     def pos_records(self, ref: RegistrationRef) -> Mapping[str, RegisteredPos] | None:
         return self.records if ref == self.ref else None
 
+    def holder(self, ref: RegistrationRef) -> None:
+        return None  # ownership was checked when the amendment was received
+
 
 # -- helpers ----------------------------------------------------------------------------------
 

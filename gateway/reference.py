@@ -45,6 +45,24 @@ class Agreement:
 
 
 @dataclass(**RECORD)
+class Agency:
+    """The carrier is recorded as agent of a principal: it may file in that party's name.
+
+    A shipping agent (*agen pelayaran*) files for the foreign line whose vessel it handles;
+    the principal is named by its NPWP, the identifier documents carry for their carrier.
+    """
+
+    principal_npwp: str
+    principal_name: str
+    valid_from: date
+    valid_until: date | None = None
+    reference: str | None = None
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_until is None or on <= self.valid_until)
+
+
+@dataclass(**RECORD)
 class Carrier:
     code: str
     name: str
@@ -53,12 +71,21 @@ class Carrier:
     senders: tuple[tuple[str, str], ...] = ()  # (format, identifier)
     agreements: tuple[Agreement, ...] = ()
     active: bool = True
+    agencies: tuple[Agency, ...] = ()
 
     def agreement_for(self, office_code: str, on: date) -> Agreement | None:
         for agreement in self.agreements:
             if agreement.office_code == office_code and agreement.in_force(on):
                 return agreement
         return None
+
+    def files_for(self, npwp: str, on: date) -> bool:
+        """Whether this carrier may file in the name of the party with ``npwp`` on ``on``:
+        it is that party, or its agency for it is in force that day."""
+        wanted = compact_npwp(npwp)
+        if wanted == self.npwp:
+            return True
+        return any(a.principal_npwp == wanted and a.in_force(on) for a in self.agencies)
 
 
 @dataclass(**RECORD)
@@ -72,6 +99,11 @@ class ReferenceData:
         if carrier and carrier.agreements:
             return self.offices.get(carrier.agreements[0].office_code)
         return None
+
+
+def compact_npwp(value: str) -> str:
+    """An NPWP as digits only (documents write it with or without dots and dashes)."""
+    return str(npwp_number.compact(value))
 
 
 def default_aju_code(code: str) -> str:
@@ -130,6 +162,24 @@ def carrier_from_mapping(item: dict[str, Any]) -> Carrier:
             )
             for a in item.get("agreements", ())
         ),
+        agencies=tuple(agency_from_mapping(a) for a in item.get("agencies", ())),
+    )
+
+
+def agency_from_mapping(item: dict[str, Any]) -> Agency:
+    """An agency relation from TOML/CLI/console fields, checking the principal's NPWP."""
+    npwp = compact_npwp(str(item["npwp"]))
+    if not npwp_number.is_valid(npwp):
+        raise ValueError(f"NPWP {item['npwp']!r} of the principal is not valid")
+    name = str(item["name"]).strip()
+    if not name:
+        raise ValueError("the principal's name is required")
+    return Agency(
+        principal_npwp=npwp,
+        principal_name=name,
+        valid_from=_as_date(item["valid_from"]),
+        valid_until=_as_date(item["valid_until"]) if item.get("valid_until") else None,
+        reference=item.get("reference") or None,
     )
 
 

@@ -13,8 +13,22 @@ from gateway.model.registered_pos import RegisteredPos
 from gateway.reference import ReferenceData
 
 
+@dataclass(**RECORD)
+class Holder:
+    """Who a registered BC 1.0/1.1 belongs to: the carrier that filed it, and the carrier
+    named in it (a principal, when an agent filed)."""
+
+    sender: str
+    carrier_npwp: str | None = None
+    carrier_name: str | None = None
+
+
 class Bc11Lookup(Protocol):
     """Read access to registered BC 1.1 documents, for amendments and pos closings."""
+
+    def holder(self, ref: RegistrationRef) -> Holder | None:
+        """Who that BC 1.1 belongs to, or None when no such BC 1.1 is registered."""
+        ...
 
     def pos_numbers(self, ref: RegistrationRef) -> frozenset[str] | None:
         """The pos numbers of that BC 1.1, or None when no such BC 1.1 is registered."""
@@ -35,6 +49,7 @@ class Bc10Call:
     imo_number: str | None
     arrival: datetime  # RKSP: its ETA; JKSP: its first arrival (what Art. 2(3) measures to)
     voyages: tuple[str, ...]  # the voyage number of the RKSP, of every call of the JKSP
+    holder: Holder | None = None
 
 
 class Bc10Lookup(Protocol):
@@ -67,6 +82,8 @@ class RuleContext:
     channel_family: str  # "pde", "media" or "manual" (Art. 3, 5, 9)
     bc11: Bc11Lookup
     bc10: Bc10Lookup = NoBc10()  # noqa: RUF009 - stateless, sharing one instance is harmless
+    # Set for a file an officer took at the counter (channel media): the office it is for.
+    counter_office: str | None = None
 
 
 Rule = Callable[[Document, RuleContext], Iterable[Finding | Flag]]

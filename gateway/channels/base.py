@@ -26,6 +26,8 @@ class Inbound:
     sender: str  # carrier code as the channel established it (folder, account, CLI flag)
     source_name: str
     intake_key: str  # the same arrival seen twice has the same key
+    # Storage media taken at an office's counter (channel media): documents for it only.
+    counter_office: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.model.common import RECORD
 from gateway.storage.database import Database, insert_for
-from gateway.storage.tables import jobs
+from gateway.storage.tables import jobs, submissions
 
 
 class JobKind(enum.StrEnum):
@@ -194,16 +194,19 @@ class JobQueue:
             ).scalars()
             return [str(r) for r in rows]
 
-    def stats(self) -> list[dict[str, Any]]:
+    def stats(self, *, sender: str | None = None) -> list[dict[str, Any]]:
+        """Jobs by kind and status; with ``sender``, only the work on that carrier's files."""
+        query = sa.select(
+            jobs.c.kind,
+            jobs.c.status,
+            sa.func.count().label("count"),
+            sa.func.min(jobs.c.created_at).label("oldest"),
+        )
+        if sender is not None:  # every job kind's ref is a submission id
+            query = query.join(submissions, submissions.c.id == jobs.c.ref).where(
+                submissions.c.sender == sender
+            )
+        query = query.group_by(jobs.c.kind, jobs.c.status).order_by(jobs.c.kind, jobs.c.status)
         with self.db.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    jobs.c.kind,
-                    jobs.c.status,
-                    sa.func.count().label("count"),
-                    sa.func.min(jobs.c.created_at).label("oldest"),
-                )
-                .group_by(jobs.c.kind, jobs.c.status)
-                .order_by(jobs.c.kind, jobs.c.status)
-            ).all()
+            rows = conn.execute(query).all()
         return [dict(row._mapping) for row in rows]

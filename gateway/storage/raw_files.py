@@ -157,9 +157,10 @@ def copy_file(source: Path, target: Path) -> None:
 def flush_filesystem(path: Path) -> None:
     """Make everything written so far on ``path``'s filesystem durable: one journal commit.
 
-    Linux ``syncfs(2)`` through libc; elsewhere ``sync(2)``.
+    Linux ``syncfs(2)`` through libc; elsewhere ``sync(2)``. ``path`` is a folder, and must
+    be one: a named pipe put in a folder's place (a carrier's ``out/``) would block the open.
     """
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         if _syncfs is None or _syncfs(fd) != 0:
             os.sync()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gateway.reference import Agreement, Carrier, Office, ReferenceData
+from gateway.reference import Agency, Agreement, Carrier, Office, ReferenceData, compact_npwp
 from gateway.storage.database import insert_for
 from gateway.storage.submissions import audit_row, insert_rows
-from gateway.storage.tables import agreements, audit_log, carriers, offices
+from gateway.storage.tables import agencies, agreements, audit_log, carriers, offices
 
 
 def is_seeded(conn: Connection) -> bool:
@@ -67,6 +67,10 @@ def add_carrier(conn: Connection, carrier: Carrier, *, now: datetime) -> None:
                 reference=agreement.reference,
             )
         )
+    for agency in carrier.agencies:
+        conn.execute(
+            sa.insert(agencies).values(carrier_code=carrier.code, **_agency_values(agency))
+        )
 
 
 def add_agreement(
@@ -107,6 +111,88 @@ def add_agreement(
     )
 
 
+def add_agency(
+    conn: Connection, carrier_code: str, agency: Agency, *, now: datetime, actor: str
+) -> None:
+    """Record that the carrier may file in the principal's name (from the CLI or console)."""
+    if not carrier_exists(conn, carrier_code):
+        raise ValueError(f"unknown carrier {carrier_code!r}")
+    if agency.valid_until is not None and agency.valid_until < agency.valid_from:
+        raise ValueError("the agency ends before it starts")
+    conn.execute(sa.insert(agencies).values(carrier_code=carrier_code, **_agency_values(agency)))
+    _audit_agency(conn, "agency added", carrier_code, agency, now=now, actor=actor)
+
+
+def end_agency(
+    conn: Connection,
+    carrier_code: str,
+    principal_npwp: str,
+    *,
+    on: date,
+    now: datetime,
+    actor: str,
+) -> int:
+    """End the carrier's agencies for the principal on ``on`` (kept for the record); how many."""
+    npwp = compact_npwp(principal_npwp)
+    open_ones = sa.and_(
+        agencies.c.carrier_code == carrier_code,
+        agencies.c.principal_npwp == npwp,
+        sa.or_(agencies.c.valid_until.is_(None), agencies.c.valid_until > on),
+    )
+    # One that has not started by then never was: it goes; the others end that day.
+    not_started = conn.execute(
+        sa.delete(agencies).where(open_ones, agencies.c.valid_from > on)
+    ).rowcount
+    ended = conn.execute(sa.update(agencies).where(open_ones).values(valid_until=on)).rowcount
+    if ended or not_started:
+        insert_rows(
+            conn,
+            audit_log,
+            [
+                audit_row(
+                    at=now,
+                    actor=actor,
+                    action="agency ended",
+                    detail={"carrier": carrier_code, "principal_npwp": npwp, "on": on.isoformat()},
+                )
+            ],
+        )
+    return int(ended) + int(not_started)
+
+
+def _agency_values(agency: Agency) -> dict[str, object]:
+    return {
+        "principal_npwp": agency.principal_npwp,
+        "principal_name": agency.principal_name,
+        "valid_from": agency.valid_from,
+        "valid_until": agency.valid_until,
+        "reference": agency.reference,
+    }
+
+
+def _audit_agency(
+    conn: Connection, action: str, carrier_code: str, agency: Agency, *, now: datetime, actor: str
+) -> None:
+    insert_rows(
+        conn,
+        audit_log,
+        [
+            audit_row(
+                at=now,
+                actor=actor,
+                action=action,
+                detail={
+                    "carrier": carrier_code,
+                    "principal_npwp": agency.principal_npwp,
+                    "principal_name": agency.principal_name,
+                    "valid_from": agency.valid_from.isoformat(),
+                    "valid_until": agency.valid_until.isoformat() if agency.valid_until else None,
+                },
+            )
+        ],
+    )
+
+
 def carrier_exists(conn: Connection, code: str) -> bool:
     query = sa.select(sa.func.count()).select_from(carriers).where(carriers.c.code == code)
     return bool(conn.execute(query).scalar_one())
@@ -133,6 +219,17 @@ def load(conn: Connection) -> ReferenceData:
                 reference=row.reference,
             )
         )
+    by_agent: dict[str, list[Agency]] = {}
+    for row in conn.execute(sa.select(agencies).order_by(agencies.c.id)):
+        by_agent.setdefault(row.carrier_code, []).append(
+            Agency(
+                principal_npwp=row.principal_npwp,
+                principal_name=row.principal_name,
+                valid_from=row.valid_from,
+                valid_until=row.valid_until,
+                reference=row.reference,
+            )
+        )
     carrier_map = {
         row.code: Carrier(
             code=row.code,
@@ -142,6 +239,7 @@ def load(conn: Connection) -> ReferenceData:
             senders=tuple(sorted(row.senders.items())),
             agreements=tuple(by_carrier.get(row.code, ())),
             active=row.active,
+            agencies=tuple(by_agent.get(row.code, ())),
         )
         for row in conn.execute(sa.select(carriers).order_by(carriers.c.code))
     }

@@ -37,6 +37,7 @@ class Submission:
     size: int
     received_at: datetime
     status: str
+    counter_office: str | None = None  # channel media: the office whose counter took it
 
     def log_context(self) -> dict[str, Any]:
         return {"submission_id": self.id, "sender": self.sender, "channel": self.channel}
@@ -63,6 +64,7 @@ class NewSubmission:
     source_name: str
     intake_key: str
     stored: StoredFile
+    counter_office: str | None = None
 
 
 def insert_submissions(
@@ -102,6 +104,7 @@ def insert_submissions(
                     "size": item.stored.size,
                     "received_at": received_at,
                     "status": RECEIVED,
+                    "counter_office": item.counter_office,
                 }
                 for item in fresh
             ],
@@ -138,6 +141,7 @@ def get_submissions(conn: Connection, ids: list[int]) -> list[Submission]:
             size=row.size,
             received_at=row.received_at,
             status=row.status,
+            counter_office=row.counter_office,
         )
         for row in rows
     ]
@@ -305,12 +309,19 @@ def find_submission_id(conn: Connection, key: str) -> int | None:
 
 
 def report(
-    conn: Connection, submission_id: int, *, office: str | None = None
+    conn: Connection,
+    submission_id: int,
+    *,
+    office: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """One JSON-ready object per document of the submission (the CLI's --json shape).
 
     With ``office``, only the documents addressed to that office (an officer's view of a
-    file that carries documents for several offices).
+    file that carries documents for several offices). With ``limit``, one page of them in
+    file order from ``offset`` (a file may hold thousands of documents: the web reads pages,
+    see :func:`count_documents`); each carries its own acknowledgments, never their bodies.
     """
     sub = conn.execute(sa.select(submissions).where(submissions.c.id == submission_id)).first()
     if sub is None:
@@ -323,11 +334,20 @@ def report(
     )
     if office is not None:
         query = query.where(documents.c.office_code == office)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     docs = conn.execute(query).all()
-    ack_rows = conn.execute(
-        sa.select(acks).where(acks.c.submission_id == submission_id).order_by(acks.c.id)
-    ).all()
-    if not docs:
+    ack_query = sa.select(*ACK_LISTED).where(
+        acks.c.submission_id == submission_id, acks.c.document_id.is_not(None)
+    )
+    if limit is not None:  # this page's documents only
+        ack_query = ack_query.where(
+            acks.c.document_id.in_([int(d._mapping[documents.c.id]) for d in docs])
+        )
+    own_acks: dict[int, list[dict[str, Any]]] = {}
+    for a in conn.execute(ack_query.order_by(acks.c.id)):
+        own_acks.setdefault(a.document_id, []).append(_ack_entry(a))
+    if not docs and offset == 0:
         return [
             {
                 "submission_id": sub.id,
@@ -359,6 +379,8 @@ def report(
         out.append(
             {
                 "submission_id": sub.id,
+                "document_id": doc_id,
+                "document_index": m[documents.c.doc_index],
                 "nomor_aju": m[documents.c.nomor_aju],
                 "format": sub.format,
                 "document_type": m[documents.c.document_type],
@@ -374,11 +396,7 @@ def report(
                     None,
                 ),
                 "errors": list(m[documents.c.findings]),
-                "acks": [
-                    {"kind": a.kind, "path": a.path, "status": a.status}
-                    for a in ack_rows
-                    if a.document_id == doc_id
-                ],
+                "acks": own_acks.get(doc_id, []),
                 "office": m[documents.c.office_code],
                 "sender": sub.sender,
                 "source_name": sub.source_name,
@@ -387,6 +405,83 @@ def report(
         )
     _add_amendment_decisions(conn, out, [int(d._mapping[documents.c.id]) for d in docs])
     return out
+
+
+# What a listing shows of an acknowledgment: never its body (a 997 or a response may be large).
+ACK_LISTED = (
+    acks.c.id,
+    acks.c.document_id,
+    acks.c.kind,
+    acks.c.file_name,
+    acks.c.status,
+    acks.c.path,
+)
+
+
+def _ack_entry(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "document_id": row.document_id,
+        "kind": row.kind,
+        "file_name": row.file_name,
+        "status": row.status,
+        "path": row.path,
+    }
+
+
+def file_acks(
+    conn: Connection, submission_id: int, *, limit: int, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the acknowledgments of the whole file (receipts without a document, TA1,
+    997/999, CONTRL: one or two per interchange), and how many there are."""
+    where = (acks.c.submission_id == submission_id, acks.c.document_id.is_(None))
+    rows = conn.execute(
+        sa.select(*ACK_LISTED).where(*where).order_by(acks.c.id).limit(limit).offset(offset)
+    ).all()
+    total = conn.execute(sa.select(sa.func.count()).select_from(acks).where(*where)).scalar_one()
+    return [_ack_entry(r) for r in rows], int(total)
+
+
+@dataclass(**RECORD)
+class AckBody:
+    file_name: str
+    size: int
+    document_id: int | None
+
+
+def ack_body(conn: Connection, submission_id: int, ack_id: int) -> AckBody | None:
+    """An acknowledgment's name, owner and body length; the body stays in the database."""
+    row = conn.execute(
+        sa.select(
+            acks.c.file_name, acks.c.document_id, sa.func.length(acks.c.body).label("size")
+        ).where(acks.c.id == ack_id, acks.c.submission_id == submission_id)
+    ).first()
+    if row is None:
+        return None
+    return AckBody(file_name=row.file_name, size=int(row.size), document_id=row.document_id)
+
+
+def ack_body_chunk(conn: Connection, ack_id: int, start: int, size: int) -> bytes:
+    """``size`` bytes of an acknowledgment's body from ``start`` (0-based): bodies are sent
+    in pieces, never read whole (``substr`` counts bytes on a blob/bytea, from 1)."""
+    piece = conn.execute(
+        sa.select(sa.func.substr(acks.c.body, start + 1, size, type_=sa.LargeBinary)).where(
+            acks.c.id == ack_id
+        )
+    ).scalar_one_or_none()
+    return bytes(piece or b"")
+
+
+def count_documents(conn: Connection, submission_id: int, *, office: str | None = None) -> int:
+    """How many documents :func:`report` lists for these arguments (pages are cut from it)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(documents)
+        .where(documents.c.submission_id == submission_id)
+    )
+    if office is not None:
+        query = query.where(documents.c.office_code == office)
+    return int(conn.execute(query).scalar_one())
 
 
 def _add_amendment_decisions(

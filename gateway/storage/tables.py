@@ -69,6 +69,20 @@ agreements = Table(
     Column("reference", String(100)),
 )
 
+# A carrier recorded as agent of a principal (by NPWP): it may file in the principal's name.
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("carrier_code", ForeignKey("carriers.code"), nullable=False, index=True),
+    Column("principal_npwp", String(16), nullable=False),
+    Column("principal_name", String(200), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_until", Date),
+    Column("reference", String(100)),
+    UniqueConstraint("carrier_code", "principal_npwp", "valid_from"),
+)
+
 submissions = Table(
     "submissions",
     metadata,
@@ -86,6 +100,8 @@ submissions = Table(
     Column("format", String(10)),
     Column("nomor_aju", String(26)),
     Column("processed_at", UTCDateTime),
+    # The office whose counter took the file (channel ``media``): only its documents count.
+    Column("counter_office", String(6)),
     UniqueConstraint("channel", "intake_key"),
 )
 

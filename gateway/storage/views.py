@@ -126,6 +126,41 @@ def _row(r: Any) -> Row:
     )
 
 
+@dataclass(**RECORD)
+class Share:
+    """What of one submission a caller may see.
+
+    A carrier (its own files) and an operator see everything. An officer sees the documents
+    addressed to their office; the raw bytes and the file-level acknowledgments (receipt,
+    TA1/997/CONTRL, which speak of every message in the file) only when every document of
+    the file is addressed to their office.
+    """
+
+    office: str | None  # documents limited to this office; None: all of them
+    document_ids: frozenset[int] | None  # the documents in view; None: all of them
+    whole_file: bool
+
+    def sees_ack(self, document_id: int | None) -> bool:
+        if document_id is None:
+            return self.whole_file
+        return self.document_ids is None or document_id in self.document_ids
+
+
+def share(conn: Connection, scope: Scope, submission_id: int) -> Share | None:
+    """The caller's share of the submission, or None when it is not theirs to see at all."""
+    if not visible(conn, scope, submission_id):
+        return None
+    if scope.office is None:
+        return Share(office=None, document_ids=None, whole_file=True)
+    rows = conn.execute(
+        sa.select(documents.c.id, documents.c.office_code).where(
+            documents.c.submission_id == submission_id
+        )
+    ).all()
+    own = frozenset(int(r.id) for r in rows if r.office_code == scope.office)
+    return Share(office=scope.office, document_ids=own, whole_file=len(own) == len(rows))
+
+
 def visible(conn: Connection, scope: Scope, submission_id: int) -> bool:
     """Whether the submission exists inside ``scope`` (else it is "not found" to the caller)."""
     query = _scoped(

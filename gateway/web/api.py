@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, BinaryIO, cast
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from gateway.channels.base import Inbound, safe_name
+from gateway.model.common import RECORD
 from gateway.storage import submissions as store
 from gateway.storage import views
 from gateway.storage.raw_files import RawFileStore
-from gateway.storage.tables import acks, audit_log
-from gateway.web.downloads import file_download
+from gateway.storage.tables import audit_log
+from gateway.web.downloads import file_download, piecewise_download
 from gateway.web.limits import spool_multipart
 from gateway.web.security import Caller, check_csrf, gateway_of, require
 
@@ -32,6 +33,9 @@ CHUNK = 1024 * 1024
 # Bodies beyond this are cut off at once (413); up to it they are kept and refused (FILE-002).
 HARD_LIMIT_FACTOR = 2
 SUBMISSIONS_PATH = "/api/v1/submissions"  # the upload: the one route whose body is a file
+# Documents (and file-level acknowledgments) per page of a submission's answer.
+PAGE_DEFAULT = 50
+PAGE_MAX = 200
 
 
 class Accepted(BaseModel):
@@ -69,16 +73,42 @@ Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Word = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
-def _sender(request: Request, who: Caller, carrier: str | None) -> str:
+@dataclass(**RECORD)
+class _Filing:
+    """On whose behalf, on which channel, and (counter uploads) for which office only."""
+
+    sender: str
+    channel: str
+    counter_office: str | None = None
+
+
+def _filing(request: Request, who: Caller, carrier: str | None) -> _Filing:
+    """A carrier files for itself over ``http``; an officer takes a carrier's storage media
+    at the counter (channel ``media``) for their own office; nobody else files."""
     if who.carrier is not None:
         if carrier is not None and carrier != who.carrier:
-            raise HTTPException(403, "a carrier submits only for itself")
-        return who.carrier
+            raise HTTPException(
+                403,
+                f"pengangkut hanya mengajukan atas namanya sendiri ({who.carrier}) / "
+                f"a carrier submits only for itself ({who.carrier})",
+            )
+        return _Filing(sender=who.carrier, channel="http")
+    user = who.user
+    if user is None or not user.role.office_side or not user.office_code:
+        raise HTTPException(
+            403,
+            "hanya pengangkut atau petugas loket kantor pabean yang mengajukan dokumen / "
+            "only carriers, or officers at their office's counter, submit documents",
+        )
     if carrier is None:
-        raise HTTPException(422, "carrier is required for customs and operator users")
+        raise HTTPException(
+            422,
+            "sebutkan pengangkut pemilik media (carrier=...) / name the carrier whose storage "
+            "media this is (carrier=...)",
+        )
     if carrier not in gateway_of(request).pipeline.reference().carriers:
-        raise HTTPException(422, f"unknown carrier {carrier}")
-    return carrier
+        raise HTTPException(422, f"pengangkut tidak dikenal / unknown carrier {carrier}")
+    return _Filing(sender=carrier, channel="media", counter_office=user.office_code)
 
 
 @router.post(
@@ -98,7 +128,7 @@ async def submit(
 ) -> Accepted:
     """Submit one file: the raw body, or ``multipart/form-data`` with a ``file`` field."""
     gateway = gateway_of(request)
-    sender = _sender(request, who, carrier)
+    filing = _filing(request, who, carrier)
     # Back-pressure before reading the body: a full queue answers 503 + Retry-After at once.
     await run_in_threadpool(gateway.pipeline.admission.check)
     limit = gateway.settings.max_file_bytes * HARD_LIMIT_FACTOR
@@ -121,14 +151,15 @@ async def submit(
                 spool.write(chunk)
         spool.seek(0)
         inbound = Inbound(
-            channel="http",
-            sender=sender,
+            channel=filing.channel,
+            sender=filing.sender,
             source_name=safe_name(name),
-            intake_key=f"http:{uuid.uuid4().hex}",
+            intake_key=f"{filing.channel}:{uuid.uuid4().hex}",
+            counter_office=filing.counter_office,
         )
         stream = cast(BinaryIO, spool)  # a SpooledTemporaryFile is a binary file object
         [received] = await run_in_threadpool(gateway.pipeline.receive_many, [(inbound, stream)])
-        await run_in_threadpool(_audit_upload, request, who, received.submission_id, name)
+        await run_in_threadpool(_audit_upload, request, who, received.submission_id, name, filing)
     finally:
         spool.close()
     return Accepted(
@@ -138,7 +169,9 @@ async def submit(
     )
 
 
-def _audit_upload(request: Request, who: Caller, submission_id: int, name: str) -> None:
+def _audit_upload(
+    request: Request, who: Caller, submission_id: int, name: str, filing: _Filing
+) -> None:
     """Who uploaded it: the pipeline records the arrival, this the person or token behind it."""
     gateway = gateway_of(request)
     with gateway.db.transaction() as conn:
@@ -151,40 +184,124 @@ def _audit_upload(request: Request, who: Caller, submission_id: int, name: str) 
                     actor=who.actor,
                     action="uploaded",
                     submission_id=submission_id,
-                    detail={"source_name": name},
+                    detail={
+                        "source_name": name,
+                        "channel": filing.channel,
+                        "carrier": filing.sender,
+                        "counter_office": filing.counter_office,
+                    },
                 )
             ],
         )
 
 
-def _visible(request: Request, who: Caller, submission_id: Id) -> None:
+def _visible(request: Request, who: Caller, submission_id: Id) -> views.Share:
     with gateway_of(request).db.engine.connect() as conn:
-        if not views.visible(conn, who.scope, submission_id):
-            raise HTTPException(404, "no such submission / pengajuan tidak ditemukan")
+        found = views.share(conn, who.scope, submission_id)
+    if found is None:
+        raise HTTPException(404, "no such submission / pengajuan tidak ditemukan")
+    return found
+
+
+OTHER_OFFICES = (
+    "berkas ini juga memuat dokumen untuk kantor lain; lihat dokumen kantor Anda sebagaimana "
+    "dibaca gateway / this file also holds documents for other offices; see your office's "
+    "documents as the gateway read them"
+)
+
+
+Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Items per page.")]
+Offset = Annotated[int, Query(ge=0, le=2**31, description="Items to skip.")]
+
+
+def _next(path: str, *, offset: int, limit: int, total: int) -> str | None:
+    return f"{path}?offset={offset + limit}&limit={limit}" if offset + limit < total else None
+
+
+def _ack_link(submission_id: int, ack: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": ack["id"],
+        "kind": ack["kind"],
+        "file_name": ack["file_name"],
+        "document_id": ack["document_id"],
+        "url": f"/api/v1/submissions/{submission_id}/acks/{ack['id']}",
+    }
 
 
 @router.get("/submissions/{submission_id}")
-def submission(request: Request, who: CallerDep, submission_id: Id) -> list[dict[str, Any]]:
-    """Status, registration, errors (with their place in the file) and acknowledgments."""
-    _visible(request, who, submission_id)
+def submission(
+    request: Request,
+    who: CallerDep,
+    submission_id: Id,
+    limit: Limit = PAGE_DEFAULT,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """The submission, and one page of its documents in file order: status, registration,
+    errors (with their place in the file) and each document's own acknowledgments.
+
+    ``documents_total`` counts them all; ``next`` is the next page (null on the last).
+    ``file_acks`` are the acknowledgments of the whole file (TA1, 997/999, CONTRL, a receipt
+    without a document): the first page of them, the rest from ``file_acks_next``.
+    """
+    seen = _visible(request, who, submission_id)
+    path = f"/api/v1/submissions/{submission_id}"
     with gateway_of(request).db.engine.connect() as conn:
-        report = store.report(conn, submission_id)
-        ids = conn.execute(
-            sa.select(acks.c.id, acks.c.file_name, acks.c.kind, acks.c.document_id).where(
-                acks.c.submission_id == submission_id
-            )
-        ).all()
-    links = [
-        {"id": a.id, "kind": a.kind, "file_name": a.file_name, "document_id": a.document_id}
-        for a in ids
-    ]
-    for item in report:
+        found = store.get_submission(conn, submission_id)
+        total = store.count_documents(conn, submission_id, office=seen.office)
+        documents = store.report(
+            conn, submission_id, office=seen.office, limit=limit, offset=offset
+        )
+        if seen.sees_ack(None):
+            file_acks, file_acks_total = store.file_acks(conn, submission_id, limit=limit)
+        else:
+            file_acks, file_acks_total = [], 0
+    if found is None:
+        raise HTTPException(404, "no such submission / pengajuan tidak ditemukan")
+    documents = [d for d in documents if d.get("document_id") is not None]
+    for item in documents:
         item["ack_downloads"] = [
-            {**link, "url": f"/api/v1/submissions/{submission_id}/acks/{link['id']}"}
-            for link in links
+            _ack_link(submission_id, a) for a in item.pop("acks") if seen.sees_ack(a["document_id"])
         ]
-        item.pop("acks", None)  # local paths are the server's business
-    return report
+    return {
+        "submission_id": submission_id,
+        "source_name": found.source_name,
+        "sender": found.sender,
+        "channel": found.channel,
+        "status": found.status,
+        "received_at": found.received_at.isoformat(),
+        "documents_total": total,
+        "limit": limit,
+        "offset": offset,
+        "next": _next(path, offset=offset, limit=limit, total=total),
+        "documents": documents,
+        "file_acks_total": file_acks_total,
+        "file_acks": [_ack_link(submission_id, a) for a in file_acks],
+        "file_acks_next": _next(f"{path}/file-acks", offset=0, limit=limit, total=file_acks_total),
+    }
+
+
+@router.get("/submissions/{submission_id}/file-acks")
+def file_acks(
+    request: Request,
+    who: CallerDep,
+    submission_id: Id,
+    limit: Limit = PAGE_DEFAULT,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """One page of the acknowledgments of the whole file (one TA1 and one 997 per
+    interchange...), with ``total`` and the ``next`` page."""
+    if not _visible(request, who, submission_id).sees_ack(None):
+        raise HTTPException(403, OTHER_OFFICES)
+    with gateway_of(request).db.engine.connect() as conn:
+        listed, total = store.file_acks(conn, submission_id, limit=limit, offset=offset)
+    path = f"/api/v1/submissions/{submission_id}/file-acks"
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next": _next(path, offset=offset, limit=limit, total=total),
+        "acks": [_ack_link(submission_id, a) for a in listed],
+    }
 
 
 @router.get(
@@ -194,7 +311,8 @@ def submission(request: Request, who: CallerDep, submission_id: Id) -> list[dict
 )
 def raw(request: Request, who: CallerDep, submission_id: Id) -> Response:
     """The file exactly as received (streamed: any size)."""
-    _visible(request, who, submission_id)
+    if not _visible(request, who, submission_id).whole_file:
+        raise HTTPException(403, OTHER_OFFICES)
     gateway = gateway_of(request)
     with gateway.db.engine.connect() as conn:
         found = store.get_submission(conn, submission_id)
@@ -204,23 +322,25 @@ def raw(request: Request, who: CallerDep, submission_id: Id) -> Response:
     return file_download(stream, filename=safe_name(found.source_name))
 
 
-@router.get("/submissions/{submission_id}/acks/{ack_id}", response_class=Response)
+@router.get(
+    "/submissions/{submission_id}/acks/{ack_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 def ack(request: Request, who: CallerDep, submission_id: Id, ack_id: Id) -> Response:
     """One acknowledgment (receipt, response, 997, CONTRL, CUSRES...) as it was sent."""
-    _visible(request, who, submission_id)
-    with gateway_of(request).db.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(acks.c.body, acks.c.file_name).where(
-                acks.c.id == ack_id, acks.c.submission_id == submission_id
-            )
-        ).first()
-    if row is None:
+    seen = _visible(request, who, submission_id)
+    db = gateway_of(request).db
+    with db.engine.connect() as conn:
+        found = store.ack_body(conn, submission_id, ack_id)
+    if found is None or not seen.sees_ack(found.document_id):
         raise HTTPException(404, "no such acknowledgment")
-    return Response(
-        bytes(row.body),
-        media_type="application/octet-stream",
-        headers={"content-disposition": f'attachment; filename="{row.file_name}"'},
-    )
+
+    def read(start: int, size: int) -> bytes:
+        with db.engine.connect() as conn:  # one short query a piece: no connection held
+            return store.ack_body_chunk(conn, ack_id, start, size)
+
+    return piecewise_download(read, size=found.size, filename=found.file_name)
 
 
 @router.get("/search", response_model=list[SearchRow])
@@ -270,8 +390,8 @@ def search(
 
 @router.get("/queue", response_model=QueueStats)
 def queue(request: Request, who: CallerDep) -> QueueStats:
-    """Jobs by kind and status (how much work is waiting)."""
+    """Jobs by kind and status (how much work is waiting); a carrier sees its own only."""
     jobs: dict[str, dict[str, int]] = {}
-    for row in gateway_of(request).pipeline.queue.stats():
+    for row in gateway_of(request).pipeline.queue.stats(sender=who.carrier):
         jobs.setdefault(str(row["kind"]), {})[str(row["status"])] = int(row["count"])
     return QueueStats(jobs=jobs)

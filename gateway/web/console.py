@@ -18,17 +18,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Connection
 
 from gateway import deadline_watch, pos_ledger
 from gateway.app import Gateway
 from gateway.channels.base import Inbound
 from gateway.login_guard import LoginGuard
-from gateway.reference import Agreement
+from gateway.reference import Agreement, agency_from_mapping
 from gateway.storage import amendments as amendment_store
 from gateway.storage import credentials, pull_endpoints, reference_store, users, views
 from gateway.storage import pos as pos_store
@@ -44,6 +45,11 @@ from gateway.web.security import COOKIE, Caller, caller, check_csrf, gateway_of
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 RAW_PREVIEW_BYTES = 200_000
+# The submission page: documents per page, acknowledgment bodies shown up to this many bytes
+# (the download has them whole), the latest audit events.
+PAGE_DOCUMENTS = 20
+ACK_PREVIEW_BYTES = 20_000
+TIMELINE_EVENTS = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -229,29 +235,64 @@ def _date(text: str | None) -> Any:
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 def submission(
-    request: Request, submission_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+    request: Request,
+    submission_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> HTMLResponse:
     who = _user(request)
     gateway = gateway_of(request)
+    # One page of documents, their acks and the file's own, the latest events, the head of
+    # the raw file: a file of 2,000 documents is not one page of 2,000 (docs/security.md 7).
     with gateway.db.engine.connect() as conn:
-        if not views.visible(conn, who.scope, submission_id):
+        seen = views.share(conn, who.scope, submission_id)
+        if seen is None:
             return render(request, "message.html", who, 404, message="not_found")
         found = store.get_submission(conn, submission_id)
-        report = store.report(conn, submission_id)
-        ack_rows = conn.execute(
-            sa.select(acks.c.id, acks.c.kind, acks.c.file_name, acks.c.status, acks.c.body)
-            .where(acks.c.submission_id == submission_id)
-            .order_by(acks.c.id)
+        total = store.count_documents(conn, submission_id, office=seen.office)
+        report = store.report(
+            conn, submission_id, office=seen.office, limit=PAGE_DOCUMENTS, offset=offset
+        )
+        listed = [a for item in report for a in item.get("acks", [])]
+        if seen.sees_ack(None):
+            listed += store.file_acks(conn, submission_id, limit=PAGE_DOCUMENTS)[0]
+        ack_rows = [a for a in listed if seen.sees_ack(a["document_id"])]
+        previews = _ack_previews(conn, [a["id"] for a in ack_rows])
+        events = sa.select(audit_log).where(audit_log.c.submission_id == submission_id)
+        if seen.document_ids is not None:
+            events = events.where(
+                sa.or_(
+                    audit_log.c.document_id.is_(None),
+                    audit_log.c.document_id.in_(sorted(seen.document_ids)),
+                )
+            )
+        latest = conn.execute(
+            events.order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(TIMELINE_EVENTS)
         ).all()
-        timeline = conn.execute(
-            sa.select(audit_log)
-            .where(audit_log.c.submission_id == submission_id)
-            .order_by(audit_log.c.at, audit_log.c.id)
-        ).all()
+        timeline = [
+            event
+            for event in reversed(latest)
+            if event.document_id is None or seen.sees_ack(event.document_id)
+        ]
+        events_total = conn.execute(
+            sa.select(sa.func.count()).select_from(events.subquery())
+        ).scalar_one()
     assert found is not None
-    raw = RawFileStore(gateway.settings.raw_dir).path_for(found.sha256).read_bytes()
-    parsed = readable.parsed_lines(gateway.pipeline, raw)
-    text = raw[:RAW_PREVIEW_BYTES].decode("utf-8", errors="replace")
+    # Only the head of the file is read: the preview, and the parse when it is small enough.
+    with RawFileStore(gateway.settings.raw_dir).open_file(found.sha256) as kept:
+        raw = kept.read(max(RAW_PREVIEW_BYTES, readable.MAX_BYTES))
+    every = None
+    if found.size <= readable.MAX_BYTES:
+        page_indexes = {i for i in (item.get("document_index") for item in report) if i is not None}
+        every = readable.parsed_lines(gateway.pipeline, raw, only=page_indexes)
+    # Aligned with the report: an officer reads only their office's documents of the file.
+    parsed = None
+    if every is not None:
+        parsed = [
+            every[i] if i is not None and i < len(every) else []
+            for i in (item.get("document_index") for item in report)
+        ]
+    # The raw bytes speak of every document: shown only when all are in the caller's view.
+    text = raw[:RAW_PREVIEW_BYTES].decode("utf-8", errors="replace") if seen.whole_file else ""
     lines = text.splitlines() or [""]
     marked = {
         e["location"]["line"]
@@ -267,20 +308,48 @@ def submission(
         report=report,
         acks=[
             {
-                "id": a.id,
-                "kind": a.kind,
-                "file_name": a.file_name,
-                "status": a.status,
-                "body": bytes(a.body)[:20_000].decode("utf-8", errors="replace"),
+                "id": a["id"],
+                "kind": a["kind"],
+                "file_name": a["file_name"],
+                "status": a["status"],
+                "body": previews.get(a["id"], b"").decode("utf-8", errors="replace"),
             }
             for a in ack_rows
         ],
         timeline=timeline,
+        timeline_hidden=max(0, events_total - len(latest)),
+        pages=_pages(offset, len(report), total, f"/submissions/{submission_id}"),
         lines=lines,
         marked=marked,
-        truncated=len(raw) > RAW_PREVIEW_BYTES,
+        truncated=seen.whole_file and found.size > RAW_PREVIEW_BYTES,
+        whole_file=seen.whole_file,
         parsed=parsed,
     )
+
+
+def _ack_previews(conn: Connection, ids: list[int]) -> dict[int, bytes]:
+    """The first ACK_PREVIEW_BYTES of each acknowledgment's body (cut in the database)."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        sa.select(
+            acks.c.id, sa.func.substr(acks.c.body, 1, ACK_PREVIEW_BYTES, type_=sa.LargeBinary)
+        ).where(acks.c.id.in_(ids))
+    ).all()
+    return {int(row[0]): bytes(row[1] or b"") for row in rows}
+
+
+def _pages(offset: int, shown: int, total: int, path: str) -> dict[str, Any]:
+    """Where this page of documents sits, with links to the pages around it."""
+    return {
+        "first": offset + 1 if shown else 0,
+        "last": offset + shown,
+        "total": total,
+        "previous": f"{path}?offset={max(0, offset - PAGE_DOCUMENTS)}" if offset > 0 else None,
+        "next": f"{path}?offset={offset + PAGE_DOCUMENTS}"
+        if offset + PAGE_DOCUMENTS < total
+        else None,
+    }
 
 
 # -- upload ----------------------------------------------------------------------------
@@ -289,6 +358,9 @@ def submission(
 @router.get("/upload", response_class=HTMLResponse)
 def upload_form(request: Request) -> HTMLResponse:
     who = _user(request)
+    if who.carrier is None and not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE):
+        # Operators administer the gateway; carriers file, officers take media at the counter.
+        return render(request, "message.html", who, 403, message="forbidden")
     carriers = sorted(gateway_of(request).pipeline.reference().carriers)
     return render(request, "upload.html", who, carriers=carriers)
 
@@ -335,6 +407,17 @@ async def manual_submit(request: Request) -> Response:
         values["office"] = who.user.office_code  # an officer keys in for their own office
     gateway = gateway_of(request)
     reference = gateway.pipeline.reference()
+    bad = _control_characters(values)
+    if bad:
+        return render(
+            request,
+            "manual_rksp.html",
+            who,
+            400,
+            carriers=sorted(reference.carriers),
+            values={k: _printable(v) for k, v in values.items()},
+            error=bad,
+        )
     carrier = reference.carriers.get(values["carrier"])
     office = reference.offices.get(values["office"])
     if carrier is None or office is None:
@@ -349,6 +432,25 @@ async def manual_submit(request: Request) -> Response:
         )
     data = paper.rksp_xml(values, (carrier.name, carrier.npwp), office.zone)
     return await _key_in(request, who, carrier.code, office.code, "RKSP", data)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _control_characters(values: dict[str, str]) -> str | None:
+    """A paper form's fields are single lines of text: a control character is a form error
+    (an XML document cannot even carry most of them)."""
+    for name, value in values.items():
+        if _CONTROL.search(value):
+            return (
+                f"Kolom {name} memuat karakter kendali; ketik ulang nilainya. / "
+                f"The field {name} holds a control character; type its value again."
+            )
+    return None
+
+
+def _printable(value: str) -> str:
+    return _CONTROL.sub("", value)
 
 
 async def _key_in(
@@ -433,6 +535,21 @@ async def manual_manifest_submit(request: Request) -> Response:
         for n in range(1, paper.POS_ROWS + 1)
     ]
     reference = gateway_of(request).pipeline.reference()
+    bad = _control_characters(values) or next(
+        (b for b in (_control_characters(r) for r in rows) if b), None
+    )
+    if bad:
+        return render(
+            request,
+            "manual_manifest.html",
+            who,
+            400,
+            carriers=sorted(reference.carriers),
+            values={k: _printable(v) for k, v in values.items()},
+            rows=range(1, paper.POS_ROWS + 1),
+            fields=paper.POS_FIELDS,
+            error=bad,
+        )
     carrier = reference.carriers.get(values["carrier"])
     office = reference.offices.get(values["office"])
     if carrier is None or office is None:
@@ -458,12 +575,17 @@ def users_page(request: Request) -> HTMLResponse:
     who = _user(request)
     if not who.has(Role.ADMIN, Role.CARRIER_ADMIN):
         return render(request, "message.html", who, 403, message="forbidden")
+    managed = _group_carriers(request, who)
+    return render(request, "users.html", who, listed=_managed_users(request, who), carriers=managed)
+
+
+def _managed_users(request: Request, who: Caller) -> list[users.User]:
+    """The users ``who`` administers: everyone for an operator, its NPWP group otherwise."""
     managed = set(_group_carriers(request, who))
     with gateway_of(request).db.engine.connect() as conn:
-        listed = [
-            u for u in users.list_users(conn) if who.has(Role.ADMIN) or (u.carrier_code in managed)
+        return [
+            u for u in users.list_users(conn) if who.has(Role.ADMIN) or u.carrier_code in managed
         ]
-    return render(request, "users.html", who, listed=listed, carriers=sorted(managed))
 
 
 @router.post("/users", response_class=HTMLResponse)
@@ -501,14 +623,12 @@ def users_add(
                 actor=who.actor,
             )
     except (users.UserError, ValueError) as exc:
-        with gateway.db.engine.connect() as conn:
-            listed = users.list_users(conn)
         return render(
             request,
             "users.html",
             who,
             400,
-            listed=listed,
+            listed=_managed_users(request, who),
             carriers=_group_carriers(request, who),
             error=str(exc),
         )
@@ -614,7 +734,7 @@ def partners_page(request: Request, error: str | None = None, status: int = 200)
 async def partners_change(
     request: Request,
     carrier: Annotated[str, PathParam(max_length=20)],
-    action: Annotated[str, PathParam(pattern="^(agreement|key|revoke)$")],
+    action: Annotated[str, PathParam(pattern="^(agreement|agency|key|revoke)$")],
 ) -> Response:
     who = _user(request)
     form = await request.form()
@@ -637,6 +757,14 @@ async def partners_change(
                 reference_store.add_agreement(
                     conn, carrier, agreement, now=gateway.clock(), actor=who.actor
                 )
+            elif action == "agency":
+                reference_store.add_agency(
+                    conn,
+                    carrier,
+                    agency_from_mapping(field),
+                    now=gateway.clock(),
+                    actor=who.actor,
+                )
             elif action == "key":
                 key = credentials.parse_public_key(field.get("key", ""))
                 credentials.add_key(
@@ -650,6 +778,6 @@ async def partners_change(
                     now=gateway.clock(),
                     actor=who.actor,
                 )
-    except (ValueError, credentials.CredentialError) as exc:
+    except (KeyError, ValueError, credentials.CredentialError, sa.exc.IntegrityError) as exc:
         return partners_page(request, error=str(exc), status=400)
     return RedirectResponse("/partners", status_code=303)

@@ -23,6 +23,26 @@ TEXT: dict[str, tuple[str, str]] = {
     "dashboard": ("Dasbor", "Dashboard"),
     "search": ("Cari", "Search"),
     "upload": ("Unggah", "Upload"),
+    "agencies": (
+        "Keagenan: prinsipal yang boleh diajukan atas namanya",
+        "Agencies: principals it may file for",
+    ),
+    "principal": ("Nama prinsipal", "Principal's name"),
+    "add_agency": ("Tambah keagenan", "Add agency"),
+    "other_offices": (
+        "Berkas ini juga memuat dokumen untuk kantor lain; berkas aslinya hanya dapat dilihat "
+        "pengirim dan operator. Dokumen kantor Anda ditampilkan di atas sebagaimana dibaca "
+        "gateway.",
+        "This file also holds documents for other offices; its original is shown only to "
+        "the sender and operators. Your office's documents are shown above as the gateway "
+        "read them.",
+    ),
+    "counter_note": (
+        "Media penyimpan elektronik yang dibawa pengangkut ke loket kantor {office} "
+        "(Pasal 3(1)b, 5(1)b, 9(1)b): hanya dokumen untuk kantor ini yang diterima.",
+        "Electronic storage media a carrier brings to the counter of office {office} "
+        "(Art. 3(1)b, 5(1)b, 9(1)b): only documents for this office are accepted.",
+    ),
     "manual": ("Rekam dokumen kertas", "Key in paper"),
     "amendments": ("Persetujuan perbaikan", "Amendment approvals"),
     "open_pos": ("Pos terbuka", "Open pos"),

@@ -84,6 +84,8 @@ def gateway_env(data_dir: Path, **settings: object) -> dict[str, str]:
     env["PDE_GATEWAY_SFTP_PORT"] = "0"
     env["PDE_GATEWAY_WEB_PORT"] = "0"
     env["PYTHONUNBUFFERED"] = "1"
+    # drop_file() renames whole files into in/: no need for the default's wait for slow writers.
+    env["PDE_GATEWAY_SETTLE_SECONDS"] = "0.3"
     for key, value in settings.items():
         env[f"PDE_GATEWAY_{key.upper()}"] = str(value)
     return env

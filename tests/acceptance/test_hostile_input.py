@@ -192,14 +192,20 @@ def test_nothing_from_etc_passwd_leaks(hostile_run: HostileRun) -> None:
             assert marker not in text, f"{marker!r} from /etc/passwd leaked into {path}"
 
 
-def test_symlink_is_left_alone(hostile_run: HostileRun) -> None:
+def test_symlink_is_set_aside_unread(hostile_run: HostileRun) -> None:
     gateway = hostile_run.gateway
-    link = gateway.folder("DEMO", "in") / SYMLINK_NAME
-    assert link.is_symlink(), "the symlink was taken from in/"
+    assert not (gateway.folder("DEMO", "in") / SYMLINK_NAME).is_symlink()
     assert acks_for(gateway.folder("DEMO", "out"), "passwd-link") == []
     assert list(gateway.folder("DEMO", "archive").glob("*passwd-link*")) == []
-    skipped = [e for e in gateway.log_events() if e.get("event") == "file drop entry skipped"]
-    assert any(e.get("path") == str(link) for e in skipped), skipped
+    # Moved to error/ as it was (still a link: nothing was read through it), with the reason.
+    [moved] = gateway.folder("DEMO", "error").glob("*passwd-link.xml")
+    assert moved.is_symlink()
+    reason = moved.with_name(moved.name + ".reason.txt").read_text(encoding="utf-8")
+    assert reason.startswith("DROP-001") and "not a plain file" in reason
+    aside = [
+        e for e in gateway.log_events() if e.get("event") == "file drop entry set aside unread"
+    ]
+    assert any(e.get("name") == SYMLINK_NAME for e in aside), aside
 
 
 def test_bomb_cost_neither_time_nor_memory(hostile_run: HostileRun) -> None:

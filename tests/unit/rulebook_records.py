@@ -61,6 +61,9 @@ class NoBc11:
     def pos_records(self, ref: RegistrationRef) -> Mapping[str, RegisteredPos] | None:
         return None
 
+    def holder(self, ref: RegistrationRef) -> None:
+        return None
+
 
 @dataclass
 class FakeBc10:
