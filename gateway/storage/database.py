@@ -20,7 +20,7 @@ from gateway.exceptions import ConfigurationError, StorageUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest migration; a test keeps it equal to Alembic's head.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0010"
 # Held while migrating so that two processes starting together do not both migrate.
 _MIGRATION_LOCK_ID = 0x5044_4547  # "PDEG"
 
