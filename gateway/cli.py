@@ -6,7 +6,6 @@ import dataclasses
 import getpass
 import json
 import os
-import shutil
 import sys
 import uuid
 from datetime import date
@@ -19,8 +18,10 @@ import sqlalchemy as sa
 from gateway import cli_bc11, cli_logins, cli_ops
 from gateway.app import Gateway, Role, parse_roles
 from gateway.channels.base import Inbound, safe_name
+from gateway.channels.filedrop import PARTNER_FOLDER
+from gateway.channels.folders import exists_at, open_tree, write_at
 from gateway.config import Settings, load_settings
-from gateway.exceptions import ConfigurationError, GatewayError
+from gateway.exceptions import ConfigurationError, GatewayError, UnsafeFolder
 from gateway.logs import configure_logging
 from gateway.reference import Agency, agency_from_mapping, carrier_from_mapping
 from gateway.storage import credentials, pull_endpoints, reference_store, users
@@ -99,17 +100,28 @@ def run(ctx: click.Context, roles: tuple[str, ...]) -> None:
 @click.pass_context
 def submit(ctx: click.Context, files: tuple[Path, ...], partner: str) -> None:
     """Hand files to a running gateway through the partner's drop folder."""
-    inbox = _settings(ctx).drop_dir / partner.upper() / "in"
-    inbox.mkdir(parents=True, exist_ok=True)
-    for file in files:
-        # Copy under a temporary name, then rename: the gateway never sees half a file.
-        target = inbox / safe_name(file.name)
-        if target.exists():
-            target = inbox / f"{target.stem}-{uuid.uuid4().hex[:8]}{target.suffix}"
-        tmp = inbox / f".{target.name}.tmp"
-        shutil.copyfile(file, tmp)
-        os.replace(tmp, target)
-        click.echo(f"submitted {file} -> {target}")
+    code = partner.upper()
+    if not PARTNER_FOLDER.match(code):
+        raise click.BadParameter(f"{partner!r} is not a carrier code", param_hint="--partner")
+    inbox = _settings(ctx).drop_dir / code / "in"
+    try:
+        # The carrier controls its folder: links in it are not followed (docs/security.md §3).
+        with open_tree(_settings(ctx).drop_dir, code, ("in",), create=True) as folders:
+            for file in files:
+                name = safe_name(file.name)
+                if exists_at(folders["in"], name):
+                    stem, dot, suffix = name.rpartition(".")
+                    name = (
+                        f"{stem}-{uuid.uuid4().hex[:8]}.{suffix}"
+                        if dot
+                        else f"{name}-{uuid.uuid4().hex[:8]}"
+                    )
+                # A new temporary file, then renamed: the gateway never sees half a file.
+                with open(file, "rb") as source:
+                    write_at(folders["in"], name, source)
+                click.echo(f"submitted {file} -> {inbox / name}")
+    except UnsafeFolder as exc:
+        raise click.ClickException(f"{inbox}: {exc}") from exc
 
 
 @main.command()

@@ -97,6 +97,15 @@ def write_at(dir_fd: int, name: str, data: bytes | BinaryIO) -> None:
         raise
 
 
+def exists_at(dir_fd: int, name: str) -> bool:
+    """Something (a link too) has the name ``name`` inside ``dir_fd``."""
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def is_plain_file(dir_fd: int, name: str) -> bool:
     """``name`` inside ``dir_fd`` is a regular file with no other name (not a link)."""
     try:

@@ -318,6 +318,35 @@ def test_pipes_in_place_of_files_or_folders_hang_nothing(
     assert list((demo / "error").glob("*pipe.xml.reason.txt"))
 
 
+def test_the_operators_submit_does_not_write_through_the_carriers_links(
+    make_drop: Callable[..., Gateway], secret: Path, tmp_path: Path
+) -> None:
+    """``pde-gateway submit`` writes into the carrier's in/ as the operator: a link the carrier
+    put in place of in/, or under the temporary name the copy used, leads nowhere."""
+    gateway = make_drop()
+    demo, samu = gateway.filedrop.root / "DEMO", gateway.filedrop.root / "SAMU"
+    (samu / "in").rename(samu / "in.moved")
+    (samu / "in").symlink_to(secret.parent)  # SAMU's in/ is a folder of the host
+    (demo / "in" / ".rksp.xml.tmp").symlink_to(secret)  # the name the old copy wrote to
+    source = tmp_path / "rksp.xml"
+    source.write_bytes(rksp(voyage="O1"))
+    before = snapshot(secret.parent)
+
+    def submit(partner: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PDE_GATEWAY_")}
+        env["PDE_GATEWAY_DATA_DIR"] = str(gateway.settings.data_dir)
+        command = [sys.executable, "-m", "gateway.cli", "submit", "--partner", partner]
+        return subprocess.run(
+            [*command, str(source)], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    refused = submit("SAMU")
+    assert refused.returncode != 0 and "link" in refused.stderr, refused.stderr
+    assert submit("DEMO").returncode == 0
+    assert snapshot(secret.parent) == before
+    assert (demo / "in" / "rksp.xml").read_bytes() == source.read_bytes()
+
+
 # -- 2. names are bytes: one bad entry stops nothing ------------------------------------------
 
 
