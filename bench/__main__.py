@@ -1,4 +1,4 @@
-"""``python -m bench [--only filedrop|manifest|x12|edifact|sftp|workers] [--files N] ...``.
+"""``python -m bench [--only filedrop|manifest|x12|edifact|sftp|workers|memory] [--files N] ...``.
 
 Exit status 0 when every target is met, 1 otherwise.
 """
@@ -11,7 +11,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import edifact, filedrop, manifest, sftp, workers, x12
+from bench import edifact, filedrop, manifest, memory, sftp, workers, x12
 from bench.common import print_machine, print_table, verdict
 
 
@@ -19,7 +19,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--only",
-        choices=("filedrop", "manifest", "x12", "edifact", "sftp", "workers"),
+        choices=("filedrop", "manifest", "x12", "edifact", "sftp", "workers", "memory"),
         help="run one benchmark",
     )
     parser.add_argument("--files", type=int, default=2000, help="RKSP files to drop (2000)")
@@ -206,6 +206,20 @@ def main(argv: list[str] | None = None) -> int:
                     f"{wr.processed}/{wr.files} processed",
                     "every file processed",
                     verdict(wr.ok),
+                ]
+            )
+    if args.only in (None, "memory"):
+        for n in runs:
+            mr = memory.run(keep=args.keep)
+            ok &= mr.ok
+            summary.append(
+                [
+                    _label("memory", n, args.repeat),
+                    f"peak RSS {mr.peak_rss_mb:.0f} MB with {memory.DOWNLOADERS} downloads of "
+                    f"{mr.raw_bytes / 2**20:.0f} MiB + a {mr.sets}-set report "
+                    f"({mr.wall_seconds:.1f} s)",
+                    f"< {memory.TARGET_RSS_MB:.0f} MB",
+                    verdict(mr.ok),
                 ]
             )
     print(f"\n== summary ({time.monotonic() - t0:.0f} s) ==")

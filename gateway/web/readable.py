@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,8 +29,14 @@ class Line:
     value: str
 
 
-def parsed_lines(pipeline: Pipeline, data: bytes) -> list[list[Line]] | None:
-    """One list of lines per document of the file, or None when it cannot be shown."""
+def parsed_lines(
+    pipeline: Pipeline, data: bytes, *, only: Collection[int] | None = None
+) -> list[list[Line]] | None:
+    """One list of lines per document of the file, or None when it cannot be shown.
+
+    With ``only`` (document indexes: the page shown), the other documents' lists are empty:
+    a file of 2,000 documents is not turned into 2,000 tables for a page of 20.
+    """
     if len(data) > MAX_BYTES:
         return None
     parser = pipeline.parsers.get(detect_format(data))
@@ -42,7 +48,7 @@ def parsed_lines(pipeline: Pipeline, data: bytes) -> list[list[Line]] | None:
         return None
     out: list[list[Line]] = []
     for parsed in result.documents:
-        if parsed.document is None:
+        if parsed.document is None or (only is not None and len(out) not in only):
             out.append([])
             continue
         lines = list(_walk(parsed.document, 0))

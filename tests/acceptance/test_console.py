@@ -275,9 +275,9 @@ def test_head_of_office_approves_one_amendment_and_refuses_another(
     manifest = answer["submission_id"]
 
     def registered(submission_id: int) -> dict[str, Any] | None:
-        code, report = http("GET", f"{url}/{submission_id}", demo)
-        if code == 200 and isinstance(report, list) and report[0]["status"] != "RECEIVED":
-            return dict(report[0])
+        code, answer = http("GET", f"{url}/{submission_id}", demo)
+        if code == 200 and isinstance(answer, dict) and answer["documents"]:
+            return dict(answer["documents"][0])
         return None
 
     bc11 = wait_for(lambda: registered(manifest), 30, message="the BC 1.1", gateway=console.gateway)

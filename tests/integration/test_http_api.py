@@ -70,7 +70,7 @@ def test_a_carrier_sees_its_own_submission_and_nothing_of_another(
 ) -> None:
     demo, samu = token(gateway, "DEMO"), token(gateway, "SAMU")
     mine = submit(client, gateway, demo, "rksp.xml")
-    [report] = client.get(f"/api/v1/submissions/{mine}", headers=demo).json()
+    [report] = client.get(f"/api/v1/submissions/{mine}", headers=demo).json()["documents"]
     assert report["status"] == "REGISTERED" and report["registration"]["kind"] == "BC 1.0"
     kinds = {a["kind"] for a in report["ack_downloads"]}
     assert kinds == {"RECEIPT", "RESPONSE"}
@@ -109,7 +109,8 @@ def test_oversized_bodies(client: TestClient, gateway: Gateway) -> None:
     assert big.status_code == 202
     submission_id = big.json()["submission_id"]
     gateway.pipeline.process(submission_id)
-    [report] = client.get(f"/api/v1/submissions/{submission_id}", headers=demo).json()
+    answer = client.get(f"/api/v1/submissions/{submission_id}", headers=demo).json()
+    [report] = answer["documents"]
     assert [e["code"] for e in report["errors"]] == ["FILE-002"]
     # Past twice the limit the connection's body is cut off at once.
     huge = client.post("/api/v1/submissions?name=h.xml", content=b"x" * 9000, headers=demo)
@@ -191,7 +192,8 @@ def test_multipart_upload_is_audited_with_the_token_behind_it(
     assert answer.status_code == 202, answer.text
     submission_id = answer.json()["submission_id"]
     gateway.pipeline.process(submission_id)
-    [report] = client.get(f"/api/v1/submissions/{submission_id}", headers=demo).json()
+    answer = client.get(f"/api/v1/submissions/{submission_id}", headers=demo).json()
+    [report] = answer["documents"]
     assert (report["source_name"], report["status"]) == ("jksp.xml", "REGISTERED")
     with gateway.db.engine.connect() as conn:
         actors = conn.scalars(
