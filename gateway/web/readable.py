@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import threading
 from collections.abc import Collection, Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,10 @@ from parsers.detect import detect_format
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 3000  # a long manifest is cut here, with a note
+# A parse for display holds the parsed file (~15 MB for a 722 KB X12 of 2,000 sets) and is
+# CPU-bound: the GIL runs one at a time anyway, so at most two at once, however many pages
+# are asked for (docs/security.md, 7).
+_PARSING = threading.BoundedSemaphore(2)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
@@ -42,20 +47,21 @@ def parsed_lines(
     parser = pipeline.parsers.get(detect_format(data))
     if parser is None:
         return None
-    try:
-        result = parser.parse(data, max_bytes=MAX_BYTES)
-    except GatewayError:
-        return None
-    out: list[list[Line]] = []
-    for parsed in result.documents:
-        if parsed.document is None or (only is not None and len(out) not in only):
-            out.append([])
-            continue
-        lines = list(_walk(parsed.document, 0))
-        if len(lines) > MAX_ROWS:
-            lines = [*lines[:MAX_ROWS], Line(depth=0, field="…", value=f"{len(lines)} rows")]
-        out.append(lines)
-    return out
+    with _PARSING:
+        try:
+            result = parser.parse(data, max_bytes=MAX_BYTES)
+        except GatewayError:
+            return None
+        out: list[list[Line]] = []
+        for parsed in result.documents:
+            if parsed.document is None or (only is not None and len(out) not in only):
+                out.append([])
+                continue
+            lines = list(_walk(parsed.document, 0))
+            if len(lines) > MAX_ROWS:
+                lines = [*lines[:MAX_ROWS], Line(depth=0, field="…", value=f"{len(lines)} rows")]
+            out.append(lines)
+        return out
 
 
 def _scalar(value: Any) -> str:
