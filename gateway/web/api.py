@@ -159,7 +159,10 @@ async def submit(
         )
         stream = cast(BinaryIO, spool)  # a SpooledTemporaryFile is a binary file object
         [received] = await run_in_threadpool(gateway.pipeline.receive_many, [(inbound, stream)])
-        await run_in_threadpool(_audit_upload, request, who, received.submission_id, name, filing)
+        # The audit keeps the cleaned name: a raw one may hold NUL (refused by PostgreSQL).
+        await run_in_threadpool(
+            _audit_upload, request, who, received.submission_id, inbound.source_name, filing
+        )
     finally:
         spool.close()
     return Accepted(

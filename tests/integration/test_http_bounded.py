@@ -222,3 +222,22 @@ def test_the_console_shows_a_file_of_many_documents_a_page_at_a_time(
     assert first.count("<details><summary>") == 20 + 2
     second = client.get(f"/submissions/{submission_id}?offset=20").text
     assert second.count('class="card document"') == 5 and "21–25 / 25" in second
+
+
+def test_control_characters_in_a_file_name_do_not_break_the_upload(
+    client: TestClient, demo: dict[str, str]
+) -> None:
+    rksp = (EXAMPLES / "rksp.xml").read_bytes()
+    by_query = client.post("/api/v1/submissions?name=%00a.xml", content=rksp, headers=demo)
+    assert by_query.status_code == 202, by_query.text
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a\x00\x07.xml"\r\n\r\n'
+        + rksp
+        + b"\r\n--b--\r\n"
+    )
+    by_part = client.post(
+        "/api/v1/submissions",
+        content=body,
+        headers={**demo, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert by_part.status_code == 202, by_part.text
