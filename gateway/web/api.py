@@ -82,9 +82,20 @@ class _Filing:
     counter_office: str | None = None
 
 
+def _may_file(who: Caller) -> None:
+    user = who.user
+    if who.carrier is None and (user is None or not user.role.office_side or not user.office_code):
+        raise HTTPException(
+            403,
+            "hanya pengangkut atau petugas loket kantor pabean yang mengajukan dokumen / "
+            "only carriers, or officers at their office's counter, submit documents",
+        )
+
+
 def _filing(request: Request, who: Caller, carrier: str | None) -> _Filing:
     """A carrier files for itself over ``http``; an officer takes a carrier's storage media
     at the counter (channel ``media``) for their own office; nobody else files."""
+    _may_file(who)
     if who.carrier is not None:
         if carrier is not None and carrier != who.carrier:
             raise HTTPException(
@@ -94,12 +105,7 @@ def _filing(request: Request, who: Caller, carrier: str | None) -> _Filing:
             )
         return _Filing(sender=who.carrier, channel="http")
     user = who.user
-    if user is None or not user.role.office_side or not user.office_code:
-        raise HTTPException(
-            403,
-            "hanya pengangkut atau petugas loket kantor pabean yang mengajukan dokumen / "
-            "only carriers, or officers at their office's counter, submit documents",
-        )
+    assert user is not None and user.office_code is not None  # _may_file
     if carrier is None:
         raise HTTPException(
             422,
@@ -128,19 +134,25 @@ async def submit(
 ) -> Accepted:
     """Submit one file: the raw body, or ``multipart/form-data`` with a ``file`` field."""
     gateway = gateway_of(request)
-    filing = _filing(request, who, carrier)
+    multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+    # Who may file is decided before a byte of the body is read; a form without script
+    # names the carrier in a field, which is read with the body.
+    filing = _filing(request, who, carrier) if carrier or not multipart else None
+    if filing is None:
+        _may_file(who)
     # Back-pressure before reading the body: a full queue answers 503 + Retry-After at once.
     await run_in_threadpool(gateway.pipeline.admission.check)
     limit = gateway.settings.max_file_bytes * HARD_LIMIT_FACTOR
     spool = tempfile.SpooledTemporaryFile(max_size=8 * CHUNK)
     try:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("multipart/form-data"):
+        if multipart:
             # Parsed as it streams: the file part goes into the spool and is cut at the
             # limit; other fields are small (gateway/web/limits.py).
             upload = await spool_multipart(request, spool, limit=limit)
             check_csrf(request, who, upload.fields.get("csrf") or None)
             name = upload.filename or name
+            if filing is None:
+                filing = _filing(request, who, upload.fields.get("carrier") or None)
         else:
             check_csrf(request, who, None)
             size = 0
@@ -150,6 +162,7 @@ async def submit(
                     raise HTTPException(413, f"file larger than {limit} bytes")
                 spool.write(chunk)
         spool.seek(0)
+        assert filing is not None  # decided before the body, or from the form's field
         inbound = Inbound(
             channel=filing.channel,
             sender=filing.sender,

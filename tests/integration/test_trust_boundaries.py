@@ -361,3 +361,26 @@ def test_a_failed_user_add_shows_the_admin_induk_only_its_group(
     )
     assert answer.status_code == 400
     assert "samu-op" not in answer.text and "Samudera operator" not in answer.text
+
+
+def test_an_officer_uploads_with_the_console_form_without_script(
+    client: TestClient, gateway: Gateway
+) -> None:
+    """The upload form posts multipart with ``carrier`` as a field (no query string)."""
+    csrf = log_in(client, gateway, "loket", users.Role.OFFICER, office_code="040300")
+    answer = client.post(
+        "/api/v1/submissions",
+        data={"csrf": csrf, "carrier": "DEMO"},
+        files={"file": ("rksp.xml", (EXAMPLES / "rksp.xml").read_bytes(), "text/xml")},
+    )
+    assert answer.status_code == 202, answer.text
+    submission_id = int(answer.json()["submission_id"])
+    gateway.pipeline.process(submission_id)
+    [decided] = _report_as_operator(gateway, submission_id)
+    assert decided["status"] == "REGISTERED", decided["errors"]
+    without = client.post(
+        "/api/v1/submissions",
+        data={"csrf": csrf},
+        files={"file": ("rksp.xml", b"<x/>", "text/xml")},
+    )
+    assert without.status_code == 422
