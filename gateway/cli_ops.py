@@ -45,7 +45,9 @@ def replay(ctx: click.Context, key: str, redeliver: bool) -> None:
     """Queue submission KEY (id or nomor aju) for processing again, if it is stuck or failed.
 
     A decided submission (registered, accepted or refused) is never processed again; with
-    --redeliver its acknowledgments are queued for delivery once more.
+    --redeliver its acknowledgments are queued for delivery once more. A file refused
+    because the gateway could not read it (FILE-007) is read again, once the defect is
+    fixed, as a new submission from the same kept bytes.
     """
     gateway = _open(ctx)
     with gateway.db.transaction() as conn:
@@ -73,6 +75,19 @@ def replay(ctx: click.Context, key: str, redeliver: bool) -> None:
         raise click.ClickException(
             f"pengajuan #{sid} sedang dikerjakan oleh {result.held_by}; tunggu hasilnya / "
             f"submission #{sid} is being worked on by {result.held_by}; wait for its outcome"
+        )
+    if result.outcome is ReplayOutcome.REREAD_QUEUED:
+        click.echo(
+            f"#{sid}: berkas yang tidak terbaca dibaca ulang sebagai pengajuan "
+            f"#{result.replayed_as} / the unreadable file is read again as submission "
+            f"#{result.replayed_as}"
+        )
+        return
+    if result.outcome is ReplayOutcome.ALREADY_REREAD:
+        raise click.ClickException(
+            f"pengajuan #{sid} sudah dibaca ulang sebagai #{result.replayed_as}; putar ulang "
+            f"#{result.replayed_as} bila perlu / submission #{sid} was already read again as "
+            f"#{result.replayed_as}; replay #{result.replayed_as} if need be"
         )
     if result.outcome is ReplayOutcome.REDELIVERY_QUEUED:
         click.echo(

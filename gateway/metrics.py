@@ -89,6 +89,7 @@ class GatewayCollector:
         # failure half-way yields no partial picture.
         with self.db.engine.connect() as conn:
             documents = figures.document_counts(conn)
+            unreadable = figures.unreadable_counts(conn)
             submitted = figures.submission_counts(conn)
             queued = figures.job_counts(conn)
             retrying = figures.retrying_counts(conn)
@@ -99,6 +100,7 @@ class GatewayCollector:
         now = self.clock()
         return [
             *_document_families(documents),
+            *_unreadable_families(unreadable),
             *_submission_families(submitted, now),
             *_queue_families(queued, retrying, now),
             *_ack_families(acknowledged, now),
@@ -162,6 +164,25 @@ def _document_families(counts: list[figures.DocumentCount]) -> list[Metric]:
         registered.add_metric(list(labels), n_registered)
         refused.add_metric(list(labels), n_refused)
     return [received, registered, refused, by_status]
+
+
+def _unreadable_families(counts: list[figures.UnreadableCount]) -> list[Metric]:
+    total = CounterMetricFamily(
+        f"{PREFIX}_documents_unreadable",
+        "Files refused because the gateway could not read them (FILE-007: a defect met while "
+        "reading, with a traceback in the log); also counted in pde_documents_refused.",
+        labels=["format", "channel"],
+    )
+    waiting = GaugeMetricFamily(
+        f"{PREFIX}_unreadable_waiting_replay",
+        "Of those, the files no operator has replayed yet (pde-gateway replay, once the "
+        "defect is fixed).",
+        labels=["format", "channel"],
+    )
+    for c in counts:
+        total.add_metric([c.format, c.channel], c.count)
+        waiting.add_metric([c.format, c.channel], c.waiting_replay)
+    return [total, waiting]
 
 
 def _age(now: datetime, oldest: datetime | None) -> float:

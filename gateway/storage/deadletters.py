@@ -9,6 +9,12 @@ it only puts the submission's job back in the queue. The pipeline's own guard (a
 leaves RECEIVED once, in the transaction that records its outcome) and the unique keys of
 registrations make a second decision impossible, whatever an operator replays.
 
+A file refused because the gateway could not read it (FILE-007: a defect, see
+``gateway/unreadable.py``) was never judged on its content. Once the defect is fixed,
+``replay`` reads its kept bytes again as a new submission (same channel, sender, name and
+time of receipt; intake key ``replay:<id>``, so a second replay of it changes nothing); the
+refusal stays what it was, and the carrier gets the new decision as a further answer.
+
 Every change is written to the audit trail with the operator's name. Plain UPDATE/INSERT
 statements only: the same code runs on SQLite and PostgreSQL.
 """
@@ -27,7 +33,9 @@ from sqlalchemy.engine import Connection
 from gateway.model.common import RECORD
 from gateway.storage import submissions as store
 from gateway.storage.queue import JobKind, JobQueue, JobStatus
+from gateway.storage.raw_files import StoredFile
 from gateway.storage.tables import acks, audit_log, documents, jobs, submissions
+from gateway.unreadable import CODE as UNREADABLE
 
 
 @dataclass(**RECORD)
@@ -150,6 +158,8 @@ class ReplayOutcome(enum.StrEnum):
     QUEUED = "queued"  # the PROCESS job is back in the queue
     REDELIVERY_QUEUED = "redelivery_queued"  # acks pending again, DELIVER job queued
     ALREADY_DECIDED = "already_decided"  # refused: processing twice is never done
+    REREAD_QUEUED = "reread_queued"  # unreadable (FILE-007): its bytes queued as a new submission
+    ALREADY_REREAD = "already_reread"  # unreadable, and replayed before (as `replayed_as`)
     IN_HAND = "in_hand"  # a worker holds the job right now: nothing to replay
     NOT_FOUND = "not_found"
 
@@ -161,6 +171,7 @@ class Replay:
     statuses: tuple[str, ...] = ()  # the documents' statuses, for ALREADY_DECIDED
     held_by: str | None = None  # the worker, for IN_HAND
     acks: int = 0  # acknowledgments queued again, for REDELIVERY_QUEUED
+    replayed_as: int | None = None  # the new submission, for REREAD_QUEUED / ALREADY_REREAD
 
 
 def replay(
@@ -173,6 +184,8 @@ def replay(
     - decided: refused with ALREADY_DECIDED, unless ``redeliver``: then its acknowledgments
       are marked PENDING again and its DELIVER job is queued, so the carrier gets the same
       files once more (same names, same content; no new number is made).
+    - refused as unreadable (FILE-007): its kept bytes become a new submission, queued
+      (REREAD_QUEUED), once (ALREADY_REREAD after that).
     """
     row = conn.execute(
         sa.select(submissions.c.id, submissions.c.status)
@@ -182,23 +195,84 @@ def replay(
     if row is None:
         return Replay(outcome=ReplayOutcome.NOT_FOUND, submission_id=None)
     if row.status != store.RECEIVED:
-        if not redeliver:
-            statuses = conn.execute(
-                sa.select(documents.c.status)
-                .where(documents.c.submission_id == submission_id)
-                .order_by(documents.c.doc_index)
-            ).scalars()
-            return Replay(
-                outcome=ReplayOutcome.ALREADY_DECIDED,
-                submission_id=submission_id,
-                statuses=tuple(str(s) for s in statuses),
-            )
-        return _redeliver(conn, submission_id, now=now, actor=actor)
+        if redeliver:
+            return _redeliver(conn, submission_id, now=now, actor=actor)
+        decided = conn.execute(
+            sa.select(documents.c.status, documents.c.findings)
+            .where(documents.c.submission_id == submission_id)
+            .order_by(documents.c.doc_index)
+        ).all()
+        if any(f.get("code") == UNREADABLE for d in decided for f in d.findings):
+            return _reread(conn, submission_id, now=now, actor=actor)
+        return Replay(
+            outcome=ReplayOutcome.ALREADY_DECIDED,
+            submission_id=submission_id,
+            statuses=tuple(str(d.status) for d in decided),
+        )
     held_by = _requeue(conn, JobKind.PROCESS, submission_id, now=now)
     if held_by is not None:
         return Replay(outcome=ReplayOutcome.IN_HAND, submission_id=submission_id, held_by=held_by)
     _audit(conn, "replay_queued", submission_id, now=now, actor=actor, detail={})
     return Replay(outcome=ReplayOutcome.QUEUED, submission_id=submission_id)
+
+
+def _reread(conn: Connection, submission_id: int, *, now: datetime, actor: str) -> Replay:
+    """The kept bytes of an unreadable submission, as a new submission with a PROCESS job.
+
+    Nothing of the refusal is undone: it holds no dedup key (refused documents keep none,
+    and an unreadable file has no envelope control number), so the new submission meets
+    only what other files have registered since. It keeps the original time of receipt:
+    deadlines are measured to when the carrier sent the file, not to when we could read it.
+    """
+    original = store.get_submission(conn, submission_id)
+    assert original is not None  # the caller holds its row
+    ((new_id, created),) = store.insert_submissions(
+        conn,
+        [
+            store.NewSubmission(
+                channel=original.channel,
+                sender=original.sender,
+                source_name=original.source_name,
+                intake_key=f"replay:{submission_id}",
+                stored=StoredFile(
+                    path=original.raw_path, sha256=original.sha256, size=original.size
+                ),
+                counter_office=original.counter_office,
+            )
+        ],
+        received_at=original.received_at,
+    )
+    if not created:
+        return Replay(
+            outcome=ReplayOutcome.ALREADY_REREAD, submission_id=submission_id, replayed_as=new_id
+        )
+    JobQueue.enqueue_many(conn, JobKind.PROCESS, [new_id], now=now)
+    _audit(
+        conn, "replay_reread", submission_id, now=now, actor=actor, detail={"replayed_as": new_id}
+    )
+    store.insert_rows(
+        conn,
+        audit_log,
+        [
+            store.audit_row(
+                at=now,
+                actor=actor,
+                action="received",
+                submission_id=new_id,
+                to_status=store.RECEIVED,
+                detail={
+                    "replay_of": submission_id,
+                    "source_name": original.source_name,
+                    "sha256": original.sha256,
+                    "size": original.size,
+                    "sender": original.sender,
+                },
+            )
+        ],
+    )
+    return Replay(
+        outcome=ReplayOutcome.REREAD_QUEUED, submission_id=submission_id, replayed_as=new_id
+    )
 
 
 def _redeliver(conn: Connection, submission_id: int, *, now: datetime, actor: str) -> Replay:

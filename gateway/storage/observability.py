@@ -26,6 +26,7 @@ from gateway.storage.tables import (
     submissions,
 )
 from gateway.storage.types import UTCDateTime
+from gateway.unreadable import CODE as UNREADABLE
 
 # Written by the scheduler (issue 8, migration 0005). Named here without the table module so
 # that a database without it (an older schema, a process started before the upgrade) is
@@ -125,6 +126,57 @@ def document_counts(conn: Connection) -> list[DocumentCount]:
             status=_label(r.status),
             documents=int(r.n),
             registered=int(r.registered),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(**RECORD)
+class UnreadableCount:
+    """Files refused because the gateway could not read them (FILE-007), by where from."""
+
+    format: str
+    channel: str
+    count: int
+    waiting_replay: int  # of those, how many no operator has replayed yet
+
+
+def unreadable_counts(conn: Connection) -> list[UnreadableCount]:
+    """FILE-007 refusals by (format, channel); each is one document of type UNKNOWN.
+
+    The code is looked for in the findings' JSON text: a JSON string is quoted, so
+    ``"FILE-007"`` matches the code and nothing a carrier wrote (its quotes are escaped).
+    """
+    replay = submissions.alias("replay")
+    replayed = (
+        sa.select(replay.c.id)
+        .where(
+            replay.c.channel == submissions.c.channel,
+            replay.c.intake_key == sa.literal("replay:") + sa.cast(submissions.c.id, sa.String),
+        )
+        .exists()
+    )
+    rows = conn.execute(
+        sa.select(
+            submissions.c.format,
+            submissions.c.channel,
+            sa.func.count().label("n"),
+            sa.func.sum(sa.case((replayed, 0), else_=1)).label("waiting"),
+        )
+        .select_from(documents.join(submissions, submissions.c.id == documents.c.submission_id))
+        .where(
+            documents.c.status == "REFUSED",
+            documents.c.document_type == "UNKNOWN",
+            sa.cast(documents.c.findings, sa.Text).like(f'%"{UNREADABLE}"%'),
+        )
+        .group_by(submissions.c.format, submissions.c.channel)
+    ).all()
+    return [
+        UnreadableCount(
+            format=_label(r.format),
+            channel=_label(r.channel),
+            count=int(r.n),
+            waiting_replay=int(r.waiting or 0),
         )
         for r in rows
     ]

@@ -106,7 +106,9 @@ def _syntax(envelope: Envelope) -> str:
     header = envelope.header
     if header is None or header.syntax_id not in {"UNOA", "UNOB", "UNOC", "UNOW", "UNOY"}:
         return "UNOC:3"
-    return f"{header.syntax_id}:{header.syntax_version or '3'}"
+    # Their version only when it is one (a broken UNB must not break our answer to it).
+    version = header.syntax_version if header.syntax_version in {"1", "2", "3", "4"} else "3"
+    return f"{header.syntax_id}:{version}"
 
 
 def needs_contrl(report: EdifactReport) -> bool:

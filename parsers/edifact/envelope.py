@@ -29,6 +29,8 @@ _OUTSIDE = {
     "UNOA": re.compile(f"[^{_LEVEL_A}]"),
     "UNOB": re.compile(f"[^a-z@\\[\\]_{{}}\\\\|~#${_LEVEL_A}]"),
 }
+# "UNA" and its six service characters.
+UNA_LENGTH = 9
 # UNB S003 0010 every interchange must be addressed to (docs/formats/edifact.md).
 GATEWAY_ID = "DJBCPDE"
 CHARSETS = {
@@ -100,26 +102,12 @@ def read(text: str, envelope: Envelope) -> list[Message]:
 
     Raises DocumentError when the text is not an interchange at all (no UNB).
     """
+    _check_service_string(text)
     characters = Parser.get_control_characters(text) or Characters()  # type: ignore[no-untyped-call]
     envelope.characters = characters
+    _check_syntax_identifier(text, characters)
     _check_releases(text, characters, envelope)
-    try:
-        with warnings.catch_warnings():
-            # pydifact warns that it has no directory for validation: ours is structure.py.
-            warnings.simplefilter("ignore")
-            raw = list(Parser().parse(text))
-    except EDISyntaxError as exc:
-        # Cut off mid-segment: what came before is still read, to say which envelope broke.
-        good = text[: text.rfind(characters.segment_terminator) + 1]
-        envelope.errors.append(
-            EnvelopeError(level="UCI", code="13", message=f"interchange cut off: {exc}")
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                raw = list(Parser().parse(good))
-            except EDISyntaxError:
-                raw = []
+    raw = _tokenise(text, envelope)
     raw = [s for s in raw if s.tag != "UNA"]
     if not raw or raw[0].tag != "UNB":
         raise DocumentError(
@@ -132,6 +120,105 @@ def read(text: str, envelope: Envelope) -> list[Message]:
             ]
         )
     return _walk(raw, envelope)
+
+
+def _unreadable(detail: str, line: int) -> DocumentError:
+    return DocumentError([finding("EDI-001", detail=detail, location=Location(line=line))])
+
+
+def _check_service_string(text: str) -> None:
+    """A UNA names six service characters, and the four that split the text must differ.
+
+    pydifact takes them by position without a look (a short UNA is an ``IndexError``), and
+    two equal ones (``UNA::.? '``) make every later split a guess.
+    """
+    if not text.startswith("UNA"):
+        return
+    if len(text) < UNA_LENGTH:
+        raise _unreadable(
+            f"the UNA segment breaks off after {len(text) - 3} of its six service characters",
+            1,
+        )
+    component, data, release, terminator = text[3], text[4], text[6], text[8]
+    named = {
+        "component separator": component,
+        "data element separator": data,
+        "segment terminator": terminator,
+    }
+    if release != " ":  # a space: no release character
+        named["release character"] = release
+    seen: dict[str, str] = {}
+    for role, char in named.items():
+        if char in seen:
+            raise _unreadable(f"the UNA gives {char!r} as both {seen[char]} and {role}", 1)
+        if char.isalnum():
+            raise _unreadable(f"the UNA gives {char!r}, a letter or digit, as {role}", 1)
+        seen[char] = role
+
+
+def _check_syntax_identifier(text: str, characters: Characters) -> None:
+    """The UNB opens with S001, syntax identifier and version (``UNB+UNOC:3``).
+
+    pydifact reads both by position from the first element (an ``IndexError`` when it is
+    empty or has one part): the interchange cannot be read without them anyway.
+    """
+    start, line = 0, 1
+    if text.startswith("UNA"):
+        start, line = UNA_LENGTH, 2
+    head = text[start:].lstrip("\r\n")
+    if not head.startswith("UNB"):
+        return  # read() says the interchange does not start with UNB
+    terminator = characters.segment_terminator
+    data, component = characters.data_separator, characters.component_separator
+    unb = head[: head.find(terminator)] if terminator in head else head
+    first = unb[4:].split(data, 1)[0] if unb[3:4] == data else ""
+    identifier, _, version = first.partition(component)
+    if not identifier or not version:
+        raise _unreadable(
+            f"the UNB must begin with the syntax identifier and version (S001, e.g. "
+            f"UNOC{component}3), not {first!r}",
+            line,
+        )
+
+
+def _tokenise(text: str, envelope: Envelope) -> list[Any]:
+    """pydifact's segments, up to the first one it cannot read (an envelope error there).
+
+    What came before a fault is still returned, to say which envelope broke.
+    """
+    raw: list[Any] = []
+    segments = Parser().parse(text)
+    with warnings.catch_warnings():
+        # pydifact warns that it has no directory for validation: ours is structure.py.
+        warnings.simplefilter("ignore")
+        while True:
+            try:
+                segment = next(segments)
+            except StopIteration:
+                return raw
+            except EDISyntaxError as exc:
+                # Cut off mid-segment (the last one has no terminator), or two UNAs.
+                envelope.errors.append(
+                    EnvelopeError(
+                        level="UCI",
+                        code="13",
+                        line=len(raw) + 1,
+                        message=f"interchange cut off: {exc}",
+                    )
+                )
+                return raw
+            except ValueError as exc:
+                # A tag that is not three capital letters or digits: not a segment at all.
+                envelope.errors.append(
+                    EnvelopeError(
+                        level="UCI",
+                        code="12",
+                        line=len(raw) + 1,
+                        message=f"segment {len(raw) + 1} cannot be read: {exc}",
+                    )
+                )
+                return raw
+            raw.append(segment)
 
 
 def _check_releases(text: str, characters: Characters, envelope: Envelope) -> None:

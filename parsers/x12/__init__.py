@@ -22,9 +22,9 @@ from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
 from parsers.base import Format, ParsedDocument, ParseResult
 from parsers.x12.acks import Echo, X12Report
-from parsers.x12.envelope import Envelope, Stream, decode, read
+from parsers.x12.envelope import Envelope, Stream, check_syntax, decode, read
 from parsers.x12.segments import Segment, TransactionSet
-from parsers.x12.validation import SetKey, Verdict, served, validate_streaming
+from parsers.x12.validation import SetKey, Verdict, served, set_ids, validate_streaming
 from parsers.x12.verdicts import (
     GroupVerdict,
     SetVerdict,
@@ -61,6 +61,7 @@ class X12Parser:
         if len(data) > max_bytes:
             raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
         text = decode(data)
+        check_syntax(text)
         read_once = self._read_once(text) if _all_served(text) else None
         if read_once is not None:
             envelope, report, mapped, checked = read_once
@@ -308,11 +309,17 @@ def echo_of(transaction: TransactionSet) -> Echo:
 
 
 def _all_served(text: str) -> bool:
-    """Whether every functional group in the file is one we have a map for (a quick look)."""
+    """Whether every functional group in the file is one we have a map for, and every
+    transaction set one its group's map has a place for (a quick look).
+
+    pyx12's validator stops at a group without a map, and fails outright (AttributeError)
+    on a set its map does not know when it has something to say about that set.
+    """
     if len(text) < 106 or not text.startswith("ISA"):
         return False
     element, terminator = text[3], text[105]
     version, groups = "", 0
+    known: frozenset[str] = frozenset()
     for raw in text.split(terminator):
         segment = raw.strip()
         if segment.startswith("ISA" + element):
@@ -322,5 +329,10 @@ def _all_served(text: str) -> bool:
             fields = segment.split(element)
             if len(fields) < 9 or not served(version, fields[8], fields[1]):
                 return False
+            known = set_ids(version, fields[8], fields[1])
             groups += 1
+        elif segment.startswith("ST" + element):
+            fields = segment.split(element)
+            if len(fields) < 2 or fields[1] not in known:
+                return False
     return groups > 0

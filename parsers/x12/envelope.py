@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,12 @@ from gateway.model.findings import Location
 from parsers.x12.segments import Group, Interchange, Segment, TransactionSet
 
 logging.getLogger("pyx12").setLevel(logging.CRITICAL)
+
+# The ISA is fixed-width: 106 characters, 16 elements; separators at 3, 104 and 105.
+ISA_LENGTH = 106
+ISA_ELEMENTS = 16
+# Not in X12's basic or extended character set, unless the ISA makes one a separator.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -86,6 +93,74 @@ def decode(data: bytes) -> str:
         ) from exc
 
 
+def check_syntax(text: str) -> None:
+    """Refuse (X12-001, with the segment) what pyx12 would crash on rather than report.
+
+    pyx12 reads the separators from fixed places in the ISA and trusts them, and keeps its
+    open envelopes on a list it pops without looking: two separators that are the same
+    character, an ISA whose element count is off, or a trailer (SE, GE, IEA) with nothing
+    open to close raise ``X12Error`` or ``IndexError`` from inside it. A GE01 that is no
+    number stops its validator. Each is a file we cannot read, said with its place.
+    """
+    if not text.startswith("ISA") or len(text) < ISA_LENGTH:
+        return  # pyx12 refuses these itself (X12Error, wrapped by read())
+    element, component, terminator = text[3], text[104], text[105]
+    separators = {"element separator": element, "component separator (ISA16)": component}
+    separators["segment terminator"] = terminator
+    if text[84:89] >= "00501":
+        separators["repetition separator (ISA11)"] = text[82]
+    seen: dict[str, str] = {}
+    for role, char in separators.items():
+        if char in seen:
+            raise _unreadable(f"the ISA gives {char!r} as both {seen[char]} and {role}", 1, "ISA")
+        if char.isalnum() or char == " ":
+            raise _unreadable(f"the ISA gives {char!r} as {role}", 1, "ISA")
+        seen[char] = role
+    # pyx12's own bookkeeping of open envelopes, to find the trailer it would fail on.
+    opened: list[str] = []
+    closes = {"SE": "ST", "GE": "GS", "IEA": "ISA"}
+    # The text after the last terminator is not read by pyx12 (a DOS end-of-file mark...).
+    for number, raw in enumerate(text.split(terminator)[:-1], start=1):
+        segment = raw.lstrip("\r\n")
+        if segment.startswith(" "):  # as pyx12 does, after noting it (AK304 1)
+            if not segment.strip():
+                raise _unreadable("the segment is only white space", number, "")
+            segment = segment.lstrip()
+        fields = segment.split(element)
+        seg_id = fields[0]
+        control = _CONTROL.search(segment)
+        if control is not None and control.group() not in separators.values():
+            where = f"at character {control.start() + 1} of the segment"
+            raise _unreadable(
+                f"control character 0x{ord(control.group()):02X} {where}", number, seg_id[:3]
+            )
+        if seg_id == "ISA" and len(fields) != ISA_ELEMENTS + 1:
+            raise _unreadable(
+                f"the ISA has {len(fields) - 1} elements, not {ISA_ELEMENTS}", number, "ISA"
+            )
+        if seg_id in ("ISA", "GS", "ST"):
+            opened.append(seg_id)
+        elif seg_id in closes:
+            if seg_id != "SE" and opened and opened[-1] != closes[seg_id]:
+                opened.pop()  # pyx12 closes one envelope left open, then its own
+            if not opened:
+                raise _unreadable(
+                    f"{seg_id} closes no {closes[seg_id]} (nothing is open)", number, seg_id
+                )
+            opened.pop()
+            if seg_id == "GE" and not (len(fields) > 1 and fields[1].strip().isdigit()):
+                count = fields[1] if len(fields) > 1 else ""
+                raise _unreadable(
+                    f"GE01 {count!r} is not a number of transaction sets", number, "GE"
+                )
+
+
+def _unreadable(detail: str, number: int, seg_id: str) -> DocumentError:
+    return DocumentError(
+        [finding("X12-001", detail=detail, location=Location(line=number, path=seg_id))]
+    )
+
+
 def read(text: str, envelope: Envelope) -> Iterator[TransactionSet]:
     """Yield every transaction set; fill ``envelope`` with reports and errors meanwhile.
 
@@ -101,7 +176,7 @@ def read(text: str, envelope: Envelope) -> Iterator[TransactionSet]:
     for raw in reader:
         if raw.get_seg_id() == "ST":
             # pyx12 checks LX numbering only in 837s (its own driver switches it per map).
-            reader.check_837_lx = raw.get_value("ST01") == "837"
+            reader.check_837_lx = _value(raw, "ST01") == "837"
         done = stream.segment(raw)
         stream.errors(reader.pop_errors())
         if done is not None:
@@ -160,7 +235,7 @@ class _State:
         elif seg_id == "ST" and self.gs is not None:
             finished = self._finish()  # an ST without SE before it
             self.st = SetReport(
-                set_id=raw.get_value("ST01"), control_number=raw.get_value("ST02"), line=self.line
+                set_id=_value(raw, "ST01"), control_number=_value(raw, "ST02"), line=self.line
             )
             self.gs.sets.append(self.st)
             self.segments = [self._segment(raw)]
@@ -187,7 +262,7 @@ class _State:
 
         pyx12 checks that a named parent exists (HL2) but not a missing one.
         """
-        level, parent = raw.get_value("HL03"), raw.get_value("HL02")
+        level, parent = _value(raw, "HL03"), _value(raw, "HL02")
         if self.hl_top is None:
             self.hl_top = level
         elif not parent and level != self.hl_top and self.st is not None:
@@ -198,7 +273,7 @@ class _State:
                     line=self.line,
                     segment_id="HL",
                     position=len(self.segments),
-                    message=f"HL {raw.get_value('HL01')} at level {level} names no parent",
+                    message=f"HL {_value(raw, 'HL01')} at level {level} names no parent",
                 )
             )
 
@@ -265,29 +340,35 @@ class _State:
         return orphan.errors
 
 
+def _value(raw: Any, reference: str) -> str:
+    """An element's value; pyx12 gives None for one the segment does not have."""
+    value = raw.get_value(reference)
+    return "" if value is None else str(value)
+
+
 def _elements(raw: Any) -> list[str | tuple[str, ...]]:
     """pyx12 keeps every element as a composite; one with a single part is a simple element."""
     out: list[str | tuple[str, ...]] = []
     for composite in raw.elements:
         if len(composite) > 1:
-            out.append(tuple(part.get_value() for part in composite.elements))
+            out.append(tuple(part.get_value() or "" for part in composite.elements))
         else:
-            out.append(composite.get_value())
+            out.append(composite.get_value() or "")
     return out
 
 
 def _interchange(raw: Any) -> Interchange:
     return Interchange(
-        sender_qualifier=raw.get_value("ISA05"),
-        sender_id=raw.get_value("ISA06").strip(),
-        receiver_qualifier=raw.get_value("ISA07"),
-        receiver_id=raw.get_value("ISA08").strip(),
-        date=raw.get_value("ISA09"),
-        time=raw.get_value("ISA10"),
-        version=raw.get_value("ISA12"),
-        control_number=raw.get_value("ISA13"),
-        ack_requested=raw.get_value("ISA14") == "1",
-        usage=raw.get_value("ISA15"),
+        sender_qualifier=_value(raw, "ISA05"),
+        sender_id=_value(raw, "ISA06").strip(),
+        receiver_qualifier=_value(raw, "ISA07"),
+        receiver_id=_value(raw, "ISA08").strip(),
+        date=_value(raw, "ISA09"),
+        time=_value(raw, "ISA10"),
+        version=_value(raw, "ISA12"),
+        control_number=_value(raw, "ISA13"),
+        ack_requested=_value(raw, "ISA14") == "1",
+        usage=_value(raw, "ISA15"),
     )
 
 
@@ -308,11 +389,11 @@ def _blank_interchange() -> Interchange:
 
 def _group(raw: Any) -> Group:
     return Group(
-        functional_id=raw.get_value("GS01"),
-        sender=raw.get_value("GS02").strip(),
-        receiver=raw.get_value("GS03").strip(),
-        date=raw.get_value("GS04"),
-        time=raw.get_value("GS05"),
-        control_number=raw.get_value("GS06"),
-        version=raw.get_value("GS08"),
+        functional_id=_value(raw, "GS01"),
+        sender=_value(raw, "GS02").strip(),
+        receiver=_value(raw, "GS03").strip(),
+        date=_value(raw, "GS04"),
+        time=_value(raw, "GS05"),
+        control_number=_value(raw, "GS06"),
+        version=_value(raw, "GS08"),
     )

@@ -19,6 +19,7 @@ import pyx12.errors
 import pyx12.map_index
 import pyx12.params
 import pyx12.x12n_document
+from lxml import etree
 
 from parsers.x12.verdicts import ElementError, SegmentError
 
@@ -42,6 +43,25 @@ def served(icvn: str, version: str, functional_id: str) -> bool:
     if not (MAP_PATH / "maps.xml").exists():
         return False
     return _index().get_filename(icvn, version, functional_id) is not None
+
+
+@functools.cache
+def set_ids(icvn: str, version: str, functional_id: str) -> frozenset[str]:
+    """The transaction sets (ST01) the map of this group has a place for."""
+    name = (
+        _index().get_filename(icvn, version, functional_id)
+        if served(icvn, version, functional_id)
+        else None
+    )
+    if name is None:
+        return frozenset()
+    tree = etree.parse(str(MAP_PATH / name))
+    return frozenset(
+        str(code.text)
+        for element in tree.iter("element")
+        if element.get("xid") == "ST01"
+        for code in element.iter("code")
+    )
 
 
 SetKey = tuple[str, str]  # (GS06, ST02)
