@@ -17,6 +17,7 @@ from gateway import pos_ledger
 from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.deadline_watch import watch as run_watch
+from gateway.decision_responses import DecisionResponder
 from gateway.model.findings import Finding
 from gateway.storage import amendments as amendment_store
 from gateway.storage import pos as pos_store
@@ -78,10 +79,14 @@ def amendments_list(
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def amendments_approve(ctx: click.Context, key: str, by: str, as_json: bool) -> None:
-    """Approve amendment ID (nomor aju or document id): the pos gets its next version."""
+    """Approve amendment ID (nomor aju or document id): the pos gets its next version.
+
+    The carrier gets the approval as a response on the channel the amendment came by."""
     gateway = _open(ctx)
     try:
-        decision = pos_ledger.approve(gateway.db, key, by=by, now=gateway.clock())
+        decision = pos_ledger.approve(
+            gateway.db, key, by=by, now=gateway.clock(), respond=DecisionResponder(gateway.pipeline)
+        )
     except pos_ledger.DecisionError as exc:
         raise _fail(exc.finding) from exc
     finally:
@@ -96,10 +101,19 @@ def amendments_approve(ctx: click.Context, key: str, by: str, as_json: bool) -> 
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def amendments_refuse(ctx: click.Context, key: str, by: str, reason: str, as_json: bool) -> None:
-    """Refuse amendment ID (nomor aju or document id); the pos stays as it is."""
+    """Refuse amendment ID (nomor aju or document id); the pos stays as it is.
+
+    The carrier gets the refusal, with the reason, on the channel the amendment came by."""
     gateway = _open(ctx)
     try:
-        decision = pos_ledger.refuse(gateway.db, key, by=by, reason=reason, now=gateway.clock())
+        decision = pos_ledger.refuse(
+            gateway.db,
+            key,
+            by=by,
+            reason=reason,
+            now=gateway.clock(),
+            respond=DecisionResponder(gateway.pipeline),
+        )
     except pos_ledger.DecisionError as exc:
         raise _fail(exc.finding) from exc
     finally:

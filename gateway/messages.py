@@ -274,6 +274,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Perbaikan {key} tidak ditemukan.",
         "There is no amendment {key}.",
     ),
+    "AMD-106": (
+        "Penolakan perbaikan memerlukan alasan paling banyak {limit} karakter "
+        "({length} karakter diberikan).",
+        "Refusing an amendment needs a reason of at most {limit} characters ({length} given).",
+    ),
     # Pos closing (Art. 10)
     "CLS-001": (
         "Penutupan {asked} kemasan melebihi sisa pos {pos}: tinggal {remaining} kemasan.",

@@ -793,7 +793,8 @@ class Pipeline:
             store.mark_delivered(
                 conn, [(a.id, p) for a, p in zip(pending, delivered, strict=True)], now=now
             )
-            self.queue.complete_many(conn, JobKind.DELIVER, list(ids), now=now)
+            # Not done while an ack written meanwhile waits (a head of office's decision).
+            self.queue.complete_deliveries(conn, list(ids), now=now)
         files: dict[int, list[str]] = defaultdict(list)
         for ack, path in zip(pending, delivered, strict=True):
             files[ack.submission_id].append(path.name)

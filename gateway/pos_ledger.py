@@ -9,14 +9,18 @@ The rules in ``handlers.amendments`` and ``handlers.closing`` decide whether a d
 acceptable; this module applies accepted ones in the processing transaction. An approval
 runs the same rules again on the pos as it stands then (it may have been closed or changed
 since the amendment was received) before it applies anything.
+
+The carrier learns the decision the way it learned of the amendment's receipt: a response in
+its format on its channel (``gateway/decision_responses.py``), written in the deciding
+transaction, so that no decision is ever taken without its answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -78,6 +82,24 @@ class Decision:
     pos_number: str
     pos_version: int | None  # the version the approval created
     message: Finding
+
+
+# A refusal's reason goes back to the carrier whole in every format: the X12 355 has room for
+# 18 K1 pairs of 30 characters (docs/formats/x12.md), which this leaves for the message around it.
+REASON_MAX_CHARS = 300
+
+# Writes the carrier's response to one decision, inside the deciding transaction.
+Answer = Callable[[Connection, Decision], None]
+
+
+class Respond(Protocol):
+    """Gives the carrier the decision (``gateway.decision_responses.DecisionResponder``).
+
+    ``prepare`` runs before the deciding transaction (it may read the amendment's file again);
+    the answer it returns runs inside it.
+    """
+
+    def prepare(self, amendment: AmendmentRow) -> Answer: ...
 
 
 # -- the processing transaction ---------------------------------------------------------------
@@ -234,8 +256,9 @@ def _parent(number: str) -> str | None:
 # -- the head of office's decisions -----------------------------------------------------------
 
 
-def approve(db: Database, key: str, *, by: str, now: datetime) -> Decision:
+def approve(db: Database, key: str, *, by: str, now: datetime, respond: Respond) -> Decision:
     """Approve a pending amendment: its change becomes the pos's next version (Art. 6(2))."""
+    answer = _prepare(db, key, respond)
     with db.transaction() as conn:
         row = _pending(conn, key)
         amendment = _amendment(row)
@@ -276,54 +299,71 @@ def approve(db: Database, key: str, *, by: str, now: datetime) -> Decision:
         else:
             new = amended(target.state.pos, amendment.changes)
         version = pos_store.add_version(conn, target, new, amendment_id=row.id, now=now)
-        message = finding(
-            "AMD-101",
+        decision = Decision(
+            amendment_id=row.id,
             nomor_aju=row.nomor_aju,
-            by=by,
-            at=now.isoformat(timespec="seconds"),
-            pos=row.pos_number,
-            version=version,
+            status=AmendmentStatus.APPROVED,
+            decided_by=by,
+            decided_at=now,
+            reason=None,
+            pos_number=row.pos_number,
+            pos_version=version,
+            message=finding(
+                "AMD-101",
+                nomor_aju=row.nomor_aju,
+                by=by,
+                at=now.isoformat(timespec="seconds"),
+                pos=row.pos_number,
+                version=version,
+            ),
         )
-        _decide(conn, row, AmendmentStatus.APPROVED, by=by, now=now, reason=None, version=version)
-    return Decision(
-        amendment_id=row.id,
-        nomor_aju=row.nomor_aju,
-        status=AmendmentStatus.APPROVED,
-        decided_by=by,
-        decided_at=now,
-        reason=None,
-        pos_number=row.pos_number,
-        pos_version=version,
-        message=message,
-    )
+        _decide(conn, row, decision)
+        answer(conn, decision)
+    return decision
 
 
-def refuse(db: Database, key: str, *, by: str, reason: str, now: datetime) -> Decision:
-    """Refuse a pending amendment; the pos stays as it is."""
+def refuse(
+    db: Database, key: str, *, by: str, reason: str, now: datetime, respond: Respond
+) -> Decision:
+    """Refuse a pending amendment; the pos stays as it is. The reason goes to the carrier."""
+    reason = reason.strip()
+    if not reason or len(reason) > REASON_MAX_CHARS:
+        raise DecisionError(finding("AMD-106", length=len(reason), limit=REASON_MAX_CHARS))
+    answer = _prepare(db, key, respond)
     with db.transaction() as conn:
         row = _pending(conn, key)
-        _decide(conn, row, AmendmentStatus.REFUSED, by=by, now=now, reason=reason, version=None)
-    return Decision(
-        amendment_id=row.id,
-        nomor_aju=row.nomor_aju,
-        status=AmendmentStatus.REFUSED,
-        decided_by=by,
-        decided_at=now,
-        reason=reason,
-        pos_number=row.pos_number,
-        pos_version=None,
-        message=finding(
-            "AMD-102",
+        decision = Decision(
+            amendment_id=row.id,
             nomor_aju=row.nomor_aju,
-            by=by,
-            at=now.isoformat(timespec="seconds"),
+            status=AmendmentStatus.REFUSED,
+            decided_by=by,
+            decided_at=now,
             reason=reason,
-        ),
-    )
+            pos_number=row.pos_number,
+            pos_version=None,
+            message=finding(
+                "AMD-102",
+                nomor_aju=row.nomor_aju,
+                by=by,
+                at=now.isoformat(timespec="seconds"),
+                reason=reason,
+            ),
+        )
+        _decide(conn, row, decision)
+        answer(conn, decision)
+    return decision
 
 
-def _pending(conn: Connection, key: str) -> AmendmentRow:
-    row = amendment_store.find(conn, key, for_update=True)
+def _prepare(db: Database, key: str, respond: Respond) -> Answer:
+    """What the answer needs from outside the transaction (the file read again), for an
+    amendment that is pending now; the transaction checks that again under its lock."""
+    with db.engine.connect() as conn:
+        row = _pending(conn, key, lock=False)
+    return respond.prepare(row)
+
+
+def _pending(conn: Connection, key: str, *, lock: bool = True) -> AmendmentRow:
+    row = amendment_store.find(conn, key, for_update=lock)
     if row is None:
         raise DecisionError(finding("AMD-105", key=key))
     if row.status is not AmendmentStatus.PENDING_APPROVAL:
@@ -331,20 +371,16 @@ def _pending(conn: Connection, key: str) -> AmendmentRow:
     return row
 
 
-def _decide(
-    conn: Connection,
-    row: AmendmentRow,
-    status: AmendmentStatus,
-    *,
-    by: str,
-    now: datetime,
-    reason: str | None,
-    version: int | None,
-) -> None:
-    if not amendment_store.decide(conn, row.id, status=status, by=by, at=now, reason=reason):
+def _decide(conn: Connection, row: AmendmentRow, decision: Decision) -> None:
+    status, by, now = decision.status, decision.decided_by, decision.decided_at
+    if not amendment_store.decide(
+        conn, row.id, status=status, by=by, at=now, reason=decision.reason
+    ):
         # Locked above, so only a database without row locks could get here.
         raise DecisionError(finding("AMD-103", nomor_aju=row.nomor_aju, status="decided"))
-    document_status = "APPROVED" if status is AmendmentStatus.APPROVED else DocumentStatus.REFUSED
+    document_status = (
+        DocumentStatus.APPROVED if status is AmendmentStatus.APPROVED else DocumentStatus.REFUSED
+    )
     amendment_store.set_document_status(conn, row.document_id, str(document_status))
     insert_rows(
         conn,
@@ -361,9 +397,9 @@ def _decide(
                 detail={
                     "nomor_aju": row.nomor_aju,
                     "by": by,
-                    "reason": reason,
+                    "reason": decision.reason,
                     "pos": row.pos_number,
-                    "pos_version": version,
+                    "pos_version": decision.pos_version,
                 },
             )
         ],

@@ -7,6 +7,8 @@ record, so the good ones go on.
 
 ``AckRenderer.render(...)`` turns the decisions on a file's documents into the files the
 sender gets back: per document (XML Response, X12 355) and per file (X12 TA1 / 997).
+``DecisionRenderer.render_decision(...)`` writes the later response a document gets when the
+head of office decides on it (an amendment, Art. 6(2)): one file, in the same format.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class Parser(Protocol):
 
 @dataclass(**RECORD)
 class AckFile:
-    kind: str  # RECEIPT, RESPONSE, TA1, 997, 999, 355
+    kind: str  # RECEIPT, RESPONSE, TA1, 997, 999, 355, CONTRL, CUSRES, DECISION
     suffix: str  # appended to the file name: "receipt.xml", "997.x12"
     body: bytes
     document_index: int | None  # the document it answers; None for the whole file
@@ -83,3 +85,17 @@ class AckRenderer(Protocol):
         outcomes: Sequence[Outcome],
         numbers: ControlNumbers,
     ) -> list[AckFile]: ...
+
+
+class DecisionRenderer(Protocol):
+    """The head of office's decision (``outcome.decision``) as a response in the format the
+    document came in (XML Response, X12 355, EDIFACT CUSRES), of kind ``DECISION`` and with a
+    suffix of its own, so it never takes the name of the document's first response.
+
+    ``result`` is the file parsed again (for the envelope the answer goes back in); None when
+    it cannot be, and then the answer is our XML response.
+    """
+
+    def render_decision(
+        self, result: ParseResult | None, outcome: Outcome, numbers: ControlNumbers
+    ) -> AckFile: ...

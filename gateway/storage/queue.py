@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.model.common import RECORD
 from gateway.storage.database import Database, insert_for
-from gateway.storage.tables import jobs, submissions
+from gateway.storage.tables import acks, jobs, submissions
 
 
 class JobKind(enum.StrEnum):
@@ -119,6 +119,67 @@ class JobQueue:
             .values(status=JobStatus.DONE, finished_at=now, locked_by=None, lease_until=None),
             {"refs": refs},
         )
+
+    @staticmethod
+    def complete_deliveries(conn: Connection, refs: list[int], *, now: datetime) -> None:
+        """DELIVER jobs done, but for submissions that have an acknowledgment pending again.
+
+        An acknowledgment written while these were being delivered (the head of office's
+        decision on an amendment, a redelivery) was not among them: its job stays queued (see
+        :meth:`redeliver`). The job rows are locked first: a writer of such an
+        acknowledgment updates the job row in its own transaction, so either it committed
+        before this looks for pending acks, or it waits and queues the job after this.
+        """
+        if not refs:
+            return
+        conn.execute(
+            sa.select(jobs.c.id)
+            .where(
+                jobs.c.kind == str(JobKind.DELIVER),
+                jobs.c.ref.in_(sa.bindparam("refs", expanding=True)),
+            )
+            .order_by(jobs.c.id)
+            .with_for_update(),
+            {"refs": refs},
+        ).all()
+        waiting = set(
+            conn.execute(
+                sa.select(acks.c.submission_id)
+                .where(
+                    acks.c.submission_id.in_(sa.bindparam("refs", expanding=True)),
+                    acks.c.status == "PENDING",
+                )
+                .distinct(),
+                {"refs": refs},
+            ).scalars()
+        )
+        JobQueue.complete_many(
+            conn, JobKind.DELIVER, [r for r in refs if r not in waiting], now=now
+        )
+
+    @staticmethod
+    def redeliver(conn: Connection, ref: int, *, now: datetime) -> None:
+        """Queue the delivery of a submission's pending acknowledgments again, from any state.
+
+        Also a job a worker holds right now goes back to ``todo``: that worker may have read
+        the pending acknowledgments before the caller's new one, and
+        :meth:`complete_deliveries` leaves the job queued. A second worker claiming it
+        delivers the same files again, which is harmless (same names, same bytes).
+        """
+        changed = conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.kind == str(JobKind.DELIVER), jobs.c.ref == ref)
+            .values(
+                status=JobStatus.TODO,
+                attempts=0,
+                run_after=now,
+                finished_at=None,
+                locked_by=None,
+                lease_until=None,
+            )
+        ).rowcount
+        if not changed:
+            JobQueue.enqueue_many(conn, JobKind.DELIVER, [ref], now=now)
 
     def retry(self, job: Job, error: str, *, run_after: datetime) -> None:
         self._let_go(job, status=JobStatus.TODO, run_after=run_after, last_error=error[:2000])

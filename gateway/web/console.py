@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from gateway import deadline_watch, pos_ledger
 from gateway.app import Gateway
 from gateway.channels.base import Inbound
+from gateway.decision_responses import DecisionResponder
 from gateway.login_guard import LoginGuard
 from gateway.reference import Agreement, agency_from_mapping
 from gateway.storage import amendments as amendment_store
@@ -651,7 +652,14 @@ def amendments_page(request: Request) -> HTMLResponse:
             for a in amendment_store.listing(conn, office_code=office)
             if a.status != "PENDING_APPROVAL"
         ][-20:]
-    return render(request, "amendments.html", who, pending=pending, decided=decided)
+    return render(
+        request,
+        "amendments.html",
+        who,
+        pending=pending,
+        decided=decided,
+        reason_max=pos_ledger.REASON_MAX_CHARS,
+    )
 
 
 @router.post("/amendments/{key}/{action}", response_class=HTMLResponse)
@@ -672,13 +680,17 @@ def amendment_decide(
     if found is None or (who.user is not None and found.office_code != who.user.office_code):
         return render(request, "message.html", who, 404, message="not_found")
     by = who.user.username if who.user is not None else who.actor
+    # The carrier gets the decision as a response on its channel (gateway/decision_responses).
+    respond = DecisionResponder(gateway.pipeline)
     try:
         if action == "approve":
-            pos_ledger.approve(gateway.db, key, by=by, now=gateway.clock())
+            pos_ledger.approve(gateway.db, key, by=by, now=gateway.clock(), respond=respond)
         else:
             if not reason.strip():
                 return render(request, "message.html", who, 400, message="reason_required")
-            pos_ledger.refuse(gateway.db, key, by=by, reason=reason.strip(), now=gateway.clock())
+            pos_ledger.refuse(
+                gateway.db, key, by=by, reason=reason, now=gateway.clock(), respond=respond
+            )
     except pos_ledger.DecisionError as exc:
         lang = _lang(request)
         text = exc.finding.message_en if lang == "en" else exc.finding.message_id

@@ -12,6 +12,11 @@ CUSRES (docs/formats/edifact.md): per document, BGM 962 with the nomor aju and 1
 accepted or 27 not accepted, FTX AAI with the status, RFF ABT with the BC 1.0/1.1 number and
 date, RFF ACW with the message it answers, and per finding ERP/ERC with FTX AAO in Indonesian
 (FTX05 ID) and English (FTX05 EN).
+
+The head of office's decision on an amendment (Art. 6(2)) is a second CUSRES for the same
+document: BGM 1225 29 approved or 27 refused, FTX AAI with the status, then the decision's
+message as FTX AAI in Indonesian and English (4441: its code); a refusal's message, with the
+reason, is its ERP/ERC/FTX AAO like every other refusal.
 """
 
 from __future__ import annotations
@@ -201,6 +206,11 @@ def render_cusres(
     w.seg("BGM", "962", outcome.nomor_aju, "29" if accepted else "27")
     w.seg("DTM", ["137", f"{at:%Y%m%d%H%M}", "203"])
     _free_text(w, "AAI", str(outcome.status))
+    decision = outcome.decision
+    if decision is not None and decision.message not in outcome.findings:
+        said = decision.message
+        _free_text(w, "AAI", said.message_id, language="ID", code=said.code)
+        _free_text(w, "AAI", said.message_en, language="EN", code=said.code)
     for flag in outcome.flags:
         _free_text(w, "AAI", f"FLAG {flag.detail or flag.code}", code=flag.code)
     # SG3 RFF-DTM: the message answered, our nomor aju, the registration and its date
@@ -263,13 +273,13 @@ class EdifactAckRenderer:
             files.append(
                 AckFile(kind="CONTRL", suffix="contrl.edi", body=contrl, document_index=None)
             )
-        message_of = {d: m for m, docs in report.documents.items() for d in docs}
+        references = _message_references(report)
         for outcome in outcomes:
-            index = message_of.get(outcome.document_index)
-            messages = report.envelope.messages
-            ref = messages[index].reference if index is not None and index < len(messages) else None
             body = render_cusres(
-                report, outcome, message_reference=ref, reference=numbers(f"edifact:unb:{partner}")
+                report,
+                outcome,
+                message_reference=references.get(outcome.document_index),
+                reference=numbers(f"edifact:unb:{partner}"),
             )
             files.append(
                 AckFile(
@@ -280,3 +290,34 @@ class EdifactAckRenderer:
                 )
             )
         return files
+
+    def render_decision(
+        self, result: ParseResult | None, outcome: Outcome, numbers: ControlNumbers
+    ) -> AckFile:
+        """A CUSRES with the head of office's decision, in its own interchange like the first."""
+        report = result.envelope if result is not None else None
+        if not isinstance(report, EdifactReport) or report.envelope.header is None:
+            return XmlAckRenderer().render_decision(result, outcome, numbers)
+        body = render_cusres(
+            report,
+            outcome,
+            message_reference=_message_references(report).get(outcome.document_index),
+            reference=numbers(f"edifact:unb:{outcome.sender}"),
+        )
+        return AckFile(
+            kind="DECISION",
+            suffix="decision.cusres.edi",
+            body=body,
+            document_index=outcome.document_index,
+        )
+
+
+def _message_references(report: EdifactReport) -> dict[int, str]:
+    """Document index -> the UNH reference of the message it came in (its CUSRES's RFF ACW)."""
+    messages = report.envelope.messages
+    return {
+        document: messages[message].reference
+        for message, documents in report.documents.items()
+        if message < len(messages)
+        for document in documents
+    }

@@ -243,6 +243,17 @@ class X12AckRenderer:
             files += XmlAckRenderer().render(result, outcomes, numbers)
         return files
 
+    def render_decision(
+        self, result: ParseResult | None, outcome: Outcome, numbers: ControlNumbers
+    ) -> AckFile:
+        """A 355 with the head of office's decision, in its own interchange like the first."""
+        from parsers.x12.response_355 import render_decision_355
+
+        report = result.envelope if result is not None else None
+        if not isinstance(report, X12Report) or not report.envelope.interchanges:
+            return XmlAckRenderer().render_decision(result, outcome, numbers)
+        return render_decision_355(report, outcome, numbers)
+
 
 class _Render355(Protocol):
     def __call__(

@@ -6,6 +6,11 @@ headline (code, severity, place) followed by the message in K1 pairs (Indonesian
 English in K1-02, 30 characters each). Findings about a bill go under its LX with the M11
 echo. Every 355 is validated by pyx12 against ``schemas/x12/355.4010.xml`` before it is
 stored; one that fails is our fault: it is logged and a minimal 355 with the status goes out.
+
+The head of office's decision on an amendment (Art. 6(2)) is a second 355 for the same
+document (:func:`render_decision_355`): K1 #1 ``APPROVED`` or ``REFUSED``, then the decision
+(code, pos and version) and its message in K1 pairs, Indonesian and English, in the heading
+and, when it is long, on under the P4 (the refusal's reason included).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from datetime import datetime
 import structlog
 
 from gateway.model import Finding
-from gateway.model.outcome import Outcome
+from gateway.model.outcome import HeadDecision, Outcome
 from parsers.base import AckFile, ControlNumbers
 from parsers.x12.acks import GATEWAY_ID, Echo, X12Report, _isa, _Writer
 from parsers.x12.validation import validate_355
@@ -39,19 +44,41 @@ def render_355s(
     }
     files = []
     for outcome in outcomes:
-        # A refusal that belongs to no transaction set (an empty or broken envelope) is
-        # answered on the file's first interchange.
-        position = position_of.get(outcome.document_index, (0, -1, -1))
-        isa_index, gs_index, _ = position
-        interchange = report.envelope.interchanges[isa_index]
-        groups = interchange.groups
-        their_gs_id = groups[gs_index].group.sender if 0 <= gs_index < len(groups) else ""
-        echo = report.echoes.get(position, Echo(m10=(), p4=()))
-        body = _render(report, interchange.interchange, their_gs_id, echo, outcome, numbers)
+        body = _answer(report, position_of, outcome, numbers)
         files.append(
             AckFile(kind="355", suffix="355.x12", body=body, document_index=outcome.document_index)
         )
     return files
+
+
+def render_decision_355(report: X12Report, outcome: Outcome, numbers: ControlNumbers) -> AckFile:
+    """The 355 that tells the head of office's decision on a document answered before."""
+    position_of = {
+        index: position for position, indexes in report.documents.items() for index in indexes
+    }
+    return AckFile(
+        kind="DECISION",
+        suffix="decision.355.x12",
+        body=_answer(report, position_of, outcome, numbers),
+        document_index=outcome.document_index,
+    )
+
+
+def _answer(
+    report: X12Report,
+    position_of: dict[int, tuple[int, int, int]],
+    outcome: Outcome,
+    numbers: ControlNumbers,
+) -> bytes:
+    # A refusal that belongs to no transaction set (an empty or broken envelope) is answered
+    # on the file's first interchange.
+    position = position_of.get(outcome.document_index, (0, -1, -1))
+    isa_index, gs_index, _ = position
+    interchange = report.envelope.interchanges[isa_index]
+    groups = interchange.groups
+    their_gs_id = groups[gs_index].group.sender if 0 <= gs_index < len(groups) else ""
+    echo = report.echoes.get(position, Echo(m10=(), p4=()))
+    return _render(report, interchange.interchange, their_gs_id, echo, outcome, numbers)
 
 
 def _render(
@@ -140,19 +167,29 @@ def _write(
         number = f"{kind} {registration.number} {registration.date:%Y%m%d}"
     w.seg("K1", str(outcome.status), number)
     heading: list[tuple[str, str]] = []
-    if full:
+    carried: list[tuple[str, str]] = []
+    if outcome.decision is not None:
+        # Our own cleaned text: kept in every variant (the reason of a refusal above all),
+        # running on under the P4 when the heading is full.
+        decided = _decision_k1s(outcome.decision, clean)
+        heading, carried = decided[: K1_PER_PLACE - 1], decided[K1_PER_PLACE - 1 :]
+    elif full:
         for flag in outcome.flags:
             lateness = iso_duration(flag.lateness) if flag.lateness else ""
             heading.append((clean(f"FLAG {flag.detail or flag.code}")[:K1_WIDTH], lateness))
     for k1 in heading[: K1_PER_PLACE - 1]:
         w.seg("K1", *k1)
     w.seg("P4", *_p4(echo, at, clean))
+    for k1 in carried:
+        w.seg("K1", *k1)
     by_bill: dict[str, list[Finding]] = {}
     general: list[Finding] = []
     for item in outcome.findings if full else ():
+        if outcome.decision is not None and item == outcome.decision.message:
+            continue  # in the heading already
         bill = _bill_of(item, echo)
         (by_bill.setdefault(bill, []) if bill else general).append(item)
-    _k1s(w, general, clean)
+    _k1s(w, general, clean, budget=K1_PER_PLACE - len(carried))
     for lx, found in by_bill.items():
         w.seg("LX", lx)
         w.seg("M11", *[clean(v) for v in echo.bills[lx]])
@@ -190,8 +227,42 @@ def _bill_of(item: Finding, echo: Echo) -> str | None:
     return lx if lx in echo.bills else None
 
 
-def _k1s(w: _Writer, found: list[Finding], clean: _Clean) -> None:
-    budget = K1_PER_PLACE
+def _decision_k1s(decision: HeadDecision, clean: _Clean) -> list[tuple[str, str]]:
+    """The decision's K1s: its code with the pos (and version), then its message in pairs.
+
+    They fill the heading after K1 #1 and run on under the P4: room for 18 pairs, 540
+    characters in each language (a refusal's reason is at most 300, see pos_ledger). Words are
+    kept whole when that fits; otherwise the text is cut every 30 characters.
+    """
+    message = decision.message
+    pos = f"POS {decision.pos_number}"
+    if decision.pos_version is not None:
+        pos += f" V{decision.pos_version}"
+    room = 2 * K1_PER_PLACE - 2  # K1 #1 and this headline take two places
+    pieces_id, pieces_en = _wrap(clean(message.message_id)), _wrap(clean(message.message_en))
+    if max(len(pieces_id), len(pieces_en)) > room:
+        pieces_id, pieces_en = _cut(clean(message.message_id)), _cut(clean(message.message_en))
+    rows = max(len(pieces_id), len(pieces_en))
+    pairs = [
+        (
+            pieces_id[n] if n < len(pieces_id) else "-",
+            pieces_en[n] if n < len(pieces_en) else "-",
+        )
+        for n in range(rows)
+    ]
+    if rows > room:
+        pairs = pairs[:room]
+        last_id, last_en = pairs[-1]
+        pairs[-1] = (last_id[: K1_WIDTH - 3] + "...", last_en[: K1_WIDTH - 3] + "...")
+    return [(clean(message.code), pos), *pairs]
+
+
+def _cut(text: str) -> list[str]:
+    pieces = [text[i : i + K1_WIDTH].strip() for i in range(0, len(text), K1_WIDTH)]
+    return [p for p in pieces if p] or ["-"]
+
+
+def _k1s(w: _Writer, found: list[Finding], clean: _Clean, *, budget: int = K1_PER_PLACE) -> None:
     for index, item in enumerate(found):
         where = clean(str(item.location)) if item.location else ""
         pieces_id = _wrap(clean(item.message_id))

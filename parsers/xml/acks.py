@@ -14,7 +14,7 @@ from typing import cast
 from lxml import etree
 
 from gateway.model.findings import Finding, Flag
-from gateway.model.outcome import Outcome
+from gateway.model.outcome import HeadDecision, Outcome
 from parsers.base import AckFile, ControlNumbers, ParseResult
 
 NAMESPACE = "urn:pde-gateway:xml:1"
@@ -123,6 +123,18 @@ def _error(parent: etree._Element, item: Finding) -> None:
             _sub(where, "Path", location.path)
 
 
+def _decision(parent: etree._Element, decision: HeadDecision) -> None:
+    element = _sub(parent, "Decision")
+    _sub(element, "DecidedBy", decision.decided_by)
+    _sub(element, "Pos", decision.pos_number)
+    if decision.pos_version is not None:
+        _sub(element, "PosVersion", decision.pos_version)
+    if decision.reason is not None:
+        _sub(element, "Reason", decision.reason)
+    _sub(element, "Message", decision.message.message_id).set(_XML_LANG, "id")
+    _sub(element, "Message", decision.message.message_en).set(_XML_LANG, "en")
+
+
 def render_response(outcome: Outcome) -> bytes:
     """The business response: status, registration number, flags and errors."""
     root = etree.Element(f"{{{NAMESPACE}}}Response", nsmap=_NSMAP)
@@ -135,6 +147,8 @@ def render_response(outcome: Outcome) -> bytes:
         _sub(registration, "OfficeCode", outcome.registration.office_code)
         _sub(registration, "Number", outcome.registration.number)
         _sub(registration, "Date", outcome.registration.date.isoformat())
+    if outcome.decision is not None:
+        _decision(root, outcome.decision)
     if outcome.flags:
         flags = _sub(root, "Flags")
         for flag in outcome.flags:
@@ -147,7 +161,18 @@ def render_response(outcome: Outcome) -> bytes:
 
 
 class XmlAckRenderer:
-    """A Receipt and a Response for every document."""
+    """A Receipt and a Response for every document; a Response with the head of office's
+    decision later (``decision.xml``)."""
+
+    def render_decision(
+        self, result: ParseResult | None, outcome: Outcome, numbers: ControlNumbers
+    ) -> AckFile:
+        return AckFile(
+            kind="DECISION",
+            suffix="decision.xml",
+            body=render_response(outcome),
+            document_index=outcome.document_index,
+        )
 
     def render(
         self,

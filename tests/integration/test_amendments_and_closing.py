@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from gateway import pos_ledger
 from gateway.app import Gateway
+from gateway.decision_responses import DecisionResponder
 from gateway.model.registered_pos import PosStatus, RegisteredPos
 from gateway.storage import pos as pos_store
 from gateway.storage.tables import audit_log
@@ -73,7 +74,13 @@ def test_a_consignee_correction_changes_the_pos_only_once_approved(
     assert before.pos.consignee.name == "PT Cahya Abadi Logistik"
 
     clock.advance(hours=3)
-    decision = pos_ledger.approve(gateway.db, amend["nomor_aju"], by="Kepala Kantor A", now=clock())
+    decision = pos_ledger.approve(
+        gateway.db,
+        amend["nomor_aju"],
+        by="Kepala Kantor A",
+        now=clock(),
+        respond=DecisionResponder(gateway.pipeline),
+    )
     assert (decision.status, decision.pos_version) == ("APPROVED", 2)
     assert "disetujui" in decision.message.message_id and "approved" in decision.message.message_en
 
@@ -92,7 +99,13 @@ def test_a_consignee_correction_changes_the_pos_only_once_approved(
     assert approved.actor == "user:Kepala Kantor A" and approved.to_status == "APPROVED"
 
     with pytest.raises(pos_ledger.DecisionError) as again:
-        pos_ledger.approve(gateway.db, amend["nomor_aju"], by="Kepala Kantor A", now=clock())
+        pos_ledger.approve(
+            gateway.db,
+            amend["nomor_aju"],
+            by="Kepala Kantor A",
+            now=clock(),
+            respond=DecisionResponder(gateway.pipeline),
+        )
     assert again.value.finding.code == "AMD-103"
 
 
@@ -108,6 +121,7 @@ def test_the_head_of_office_refusing_leaves_the_pos_as_it_was(
         by="Kepala Kantor B",
         reason="B/L revisi tidak ada",
         now=clock(),
+        respond=DecisionResponder(gateway.pipeline),
     )
     assert decision.status == "REFUSED"
     assert "B/L revisi tidak ada" in decision.message.message_en
@@ -162,7 +176,13 @@ def test_quantity_correction_compares_numbers_as_numbers(gateway: Gateway) -> No
     change = [("gross_weight_kg", "42100.000", "42150.5"), ("packages.count", "2", "3")]
     [amend] = run(gateway, amendment(number, day, kind="B", changes=change))
     assert amend["status"] == "PENDING_APPROVAL", amend
-    pos_ledger.approve(gateway.db, amend["nomor_aju"], by="kk", now=gateway.clock())
+    pos_ledger.approve(
+        gateway.db,
+        amend["nomor_aju"],
+        by="kk",
+        now=gateway.clock(),
+        respond=DecisionResponder(gateway.pipeline),
+    )
     pos = pos_now(gateway, bc11)[POS_2].pos
     assert pos is not None and (pos.packages.count, pos.gross_weight_kg) == (3, Decimal("42150.5"))
 
@@ -201,7 +221,13 @@ def test_an_approved_merge_puts_both_pos_under_the_revised_bill(gateway: Gateway
     )
     assert merge["status"] == "PENDING_APPROVAL", merge
     assert pos_now(gateway, bc11)[POS_2].status is PosStatus.OPEN  # nothing before approval
-    decision = pos_ledger.approve(gateway.db, merge["nomor_aju"], by="kk", now=gateway.clock())
+    decision = pos_ledger.approve(
+        gateway.db,
+        merge["nomor_aju"],
+        by="kk",
+        now=gateway.clock(),
+        respond=DecisionResponder(gateway.pipeline),
+    )
     assert decision.pos_version == 2
     now = pos_now(gateway, bc11)
     merged, absorbed = now[POS_3], now[POS_2]
@@ -337,7 +363,13 @@ def test_an_approval_after_the_pos_was_closed_is_not_applied(gateway: Gateway) -
     [close] = run(gateway, closing(number, day, pos="2", packages=None, weight=None))
     assert (amend["status"], close["status"]) == ("PENDING_APPROVAL", "ACCEPTED")
     with pytest.raises(pos_ledger.DecisionError) as refused:
-        pos_ledger.approve(gateway.db, amend["nomor_aju"], by="kk", now=gateway.clock())
+        pos_ledger.approve(
+            gateway.db,
+            amend["nomor_aju"],
+            by="kk",
+            now=gateway.clock(),
+            respond=DecisionResponder(gateway.pipeline),
+        )
     assert refused.value.finding.code == "AMD-104"
     assert "AMD" not in refused.value.finding.message_id.split(":")[0]
     assert "closed" in refused.value.finding.message_en
