@@ -315,9 +315,14 @@ def test_head_of_office_approves_one_amendment_and_refuses_another(
     carrier = log_in(browser, console, "demo-op")
     carrier.goto(f"{console.url}/submissions/{first_id}")
     assert carrier.locator(".amendment-decision strong").inner_text() == "APPROVED"
+    # The decision's own response, next to the first one (gateway/decision_responses.py).
+    decision = carrier.locator("details summary", has_text=f"{first_aju}.decision.xml")
+    assert decision.inner_text().startswith("DECISION")
     carrier.goto(f"{console.url}/submissions/{second_id}")
     assert carrier.locator(".amendment-decision strong").inner_text() == "REFUSED"
     assert carrier.locator(".decision-reason").inner_text() == "Dokumen pendukung tidak lengkap"
+    refusal = carrier.locator("details", has_text=f"{second_aju}.decision.xml")
+    assert "Dokumen pendukung tidak lengkap" in (refusal.locator("pre").text_content() or "")
     actors = console.rows("SELECT actor FROM audit_log WHERE action LIKE 'amendment %'")
     assert actors and all("kepala" in a for (a,) in actors), actors
     carrier.close()
