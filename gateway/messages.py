@@ -6,6 +6,9 @@ Codes never change meaning once published: carriers' systems match on them. Temp
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 from gateway.model.findings import Finding, Location, Severity
 
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -479,6 +482,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group(0)):02X}"
+
+
 def finding(
     code: str,
     *,
@@ -486,8 +496,15 @@ def finding(
     location: Location | None = None,
     **context: object,
 ) -> Finding:
-    """Build a finding from the catalogue, filling its templates with ``context``."""
+    """Build a finding from the catalogue, filling its templates with ``context``.
+
+    Text from the file (a value, a tag, a path) may hold control characters: they are shown
+    as ``\\xNN``, so the message stays printable and storable (PostgreSQL refuses a NUL).
+    """
     template_id, template_en = CATALOGUE[code]
+    context = {k: _CONTROL.sub(_escape, v) if isinstance(v, str) else v for k, v in context.items()}
+    if location is not None and location.path and _CONTROL.search(location.path):
+        location = dataclasses.replace(location, path=_CONTROL.sub(_escape, location.path))
     return Finding(
         code=code,
         severity=severity,

@@ -61,6 +61,10 @@ class EdifactParser:
             for e in envelope.errors
         ]
         control_key = f"unb:{header.sender}:{header.reference}" if header else None
+        if control_key is not None and not control_key.isprintable():
+            # Refused for its characters anyway (check_charset); a NUL cannot even be looked
+            # up in PostgreSQL, and an unprintable reference spends nothing worth keeping.
+            control_key = None
         documents: list[ParsedDocument] = []
         for index, message in enumerate(messages):
             start = len(documents)

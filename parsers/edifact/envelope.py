@@ -29,6 +29,8 @@ _OUTSIDE = {
     "UNOA": re.compile(f"[^{_LEVEL_A}]"),
     "UNOB": re.compile(f"[^a-z@\\[\\]_{{}}\\\\|~#${_LEVEL_A}]"),
 }
+# Control characters: in no character set an interchange may declare (line ends apart).
+_CONTROL = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 # "UNA" and its six service characters.
 UNA_LENGTH = 9
 # UNB S003 0010 every interchange must be addressed to (docs/formats/edifact.md).
@@ -400,12 +402,20 @@ def check_recipient(envelope: Envelope) -> None:
 
 
 def check_charset(text: str, envelope: Envelope) -> None:
-    """UNOA/UNOB allow only a subset of ASCII; anything else is CONTRL code 21."""
+    """UNOA/UNOB allow only a subset of ASCII, no set a control character (a NUL decodes
+    in Latin-1, and PostgreSQL stores it nowhere); anything else is CONTRL code 21."""
     header = envelope.header
-    outside = _OUTSIDE.get(header.syntax_id) if header else None
-    if header is None or outside is None:
+    if header is None:
         return
-    bad = outside.search(text)
+    outside = _OUTSIDE.get(header.syntax_id, _CONTROL)
+    characters = envelope.characters
+    services = {
+        characters.component_separator,
+        characters.data_separator,
+        characters.segment_terminator,
+        characters.escape_character,
+    }
+    bad = next((m for m in outside.finditer(text) if m.group(0) not in services), None)
     if bad is not None:
         envelope.errors.append(
             EnvelopeError(

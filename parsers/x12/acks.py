@@ -59,6 +59,10 @@ class _Writer:
         self.lines.append(self.e.join(values) + self.t)
 
     def text(self) -> bytes:
+        # One segment a line, unless the terminator is itself a line break (a blank line
+        # would be an empty segment, where pyx12's reader stops).
+        if self.t in "\r\n":
+            return "".join(self.lines).encode("ascii")
         return "\n".join(self.lines).encode("ascii") + b"\n"
 
 

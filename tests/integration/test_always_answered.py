@@ -257,6 +257,8 @@ READER_CRASHES = [
     pytest.param(
         RKSP_X12.replace("\nGE*1*", "\nGE**", 1).encode(), "X12-001", None, id="ge01-missing"
     ),
+    # The refusal's own place held the NUL (PostgreSQL: no \u0000 in JSONB, a FILE-007).
+    pytest.param(RKSP_X12.replace("\nV1*", "\n\x00V1*", 1).encode(), "X12-001", 4, id="nul"),
 ]
 
 
@@ -280,6 +282,11 @@ DEEPER_CRASHES = [
     pytest.param(re.sub(r"\*X\*004010~", "*X~", RKSP_X12, count=1), id="gs08-missing"),
     # pydifact refuses a tag that is not 3 capitals (ValueError) mid-interchange.
     pytest.param(RKSP_EDI.replace("\nBGM+", "\nbgm+", 1), id="edifact-lowercase-tag"),
+    # A NUL in a value (UNOC is Latin-1: it decodes) reached the records and the findings;
+    # PostgreSQL stores neither a NUL in text nor \u0000 in JSONB (DataError).
+    pytest.param(RKSP_EDI.replace("KM DEMO", "KM\x00DEMO", 1), id="edifact-nul-in-value"),
+    pytest.param(RKSP_EDI.replace("\nBGM+", "\nB\x00M+", 1), id="edifact-nul-in-tag"),
+    pytest.param(RKSP_EDI.replace("+RKSP0001+", "+RKSP\x000001+", 1), id="edifact-nul-in-unb"),
 ]
 
 
@@ -289,6 +296,13 @@ def test_what_crashed_deeper_is_refused_with_the_formats_codes(harness: Harness,
     found = harness.documents(sid)
     assert found and all(status == "REFUSED" for status, _ in found)
     assert "FILE-007" not in codes(found)
+
+
+@pytest.mark.parametrize("name", ["rksp.x12", "manifest-inward.x12"])
+def test_acknowledgments_keep_a_line_feed_terminator_readable(harness: Harness, name: str) -> None:
+    """X12 lets the segment terminator be a line feed; our acks are written with the sender's
+    delimiters, one segment a line: a blank line between them stopped pyx12's reader."""
+    harness.answer(example_text(name).replace("~\n", "\n").encode(), name)
 
 
 # -- a defect of the gateway: FILE-007, told, counted, replayable -----------------------------
