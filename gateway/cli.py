@@ -779,6 +779,7 @@ def tokens_issue(ctx: click.Context, carrier: str, label: str | None) -> None:
 main.add_command(cli_bc11.amendments)
 main.add_command(cli_bc11.pos)
 main.add_command(cli_bc11.watch)
+main.add_command(cli_bc11.calls)  # actual arrival/departure of a call (issue 13, point 6)
 # Operator re-runs (issue 8): replay a submission, list and retry dead letters.
 main.add_command(cli_ops.replay)
 main.add_command(cli_ops.deadletters_group)

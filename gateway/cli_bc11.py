@@ -1,14 +1,16 @@
-"""``pde-gateway amendments|pos|watch``: the head of office's decisions, open pos, deadlines.
+"""``pde-gateway amendments|pos|watch|calls``: decisions, open pos, deadlines and their facts.
 
 Until the console has buttons for them (issue 6): approving or refusing manifest amendments
-(Art. 6(2)), the open pos of an office with their age (Art. 10), and the deadline watch.
-Messages are in Indonesian and English, like every response of the gateway.
+(Art. 6(2)), the open pos of an office with their age (Art. 10), and the deadline watch; the
+actual arrival and departure of a BC 1.0's calls (``calls arrived|departed|show``), which the
+deadlines rest on (gateway/storage/call_facts.py). Messages are in Indonesian and English,
+like every response of the gateway.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import click
@@ -20,8 +22,10 @@ from gateway.deadline_watch import watch as run_watch
 from gateway.decision_responses import DecisionResponder
 from gateway.model.findings import Finding
 from gateway.storage import amendments as amendment_store
+from gateway.storage import call_facts
 from gateway.storage import pos as pos_store
 from gateway.storage.amendments import AmendmentStatus
+from gateway.storage.call_facts import CallEvent
 
 
 def _open(ctx: click.Context) -> Gateway:
@@ -319,7 +323,11 @@ def _pos_number(text: str) -> str:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def watch(ctx: click.Context, as_json: bool) -> None:
-    """Conveyances arrived without an inward manifest in time; RKSP/JKSP filed late."""
+    """Manifests overdue after arrival (Art. 4) and after departure (Art. 8(2)); late RKSP/JKSP.
+
+    Each deadline is measured from the recorded actual arrival/departure when there is one,
+    else from the BC 1.0's announced ETA/ETD; the basis is printed with it.
+    """
     gateway = _open(ctx)
     reference = gateway.pipeline.reference()
     with gateway.db.engine.connect() as conn:
@@ -331,15 +339,165 @@ def watch(ctx: click.Context, as_json: bool) -> None:
     data = report.to_json()
     click.echo(
         f"manifes terlambat / overdue manifests: {len(data['overdue_manifests'])}; "
+        f"outward manifest terlambat / overdue outward manifests: "
+        f"{len(data['overdue_outward'])}; "
         f"RKSP/JKSP terlambat / late RKSP/JKSP: {len(data['late_bc10'])}"
     )
     for m in data["overdue_manifests"]:
         click.echo(
             f"  {m['office']} BC 1.0 {m['bc10_number']} {m['conveyance']} "
-            f"voyage {'/'.join(m['voyages'])}: due {m['due']}, {m['overdue_minutes']} min overdue"
+            f"voyage {'/'.join(m['voyages'])}: arrival {m['arrival']} "
+            f"({_basis(m)}), inward due {m['due']}, {m['overdue_minutes']} min overdue"
+        )
+    for m in data["overdue_outward"]:
+        click.echo(
+            f"  {m['office']} BC 1.0 {m['bc10_number']} {m['conveyance']} "
+            f"voyage {'/'.join(m['voyages'])}: departure {m['departure']} "
+            f"({_basis(m)}), outward due {m['due']}, {m['overdue_minutes']} min overdue"
         )
     for r in data["late_bc10"]:
         click.echo(
             f"  {r['office']} {r['document_type']} BC 1.0 {r['bc10_number']} {r['conveyance']}: "
             f"{r['late_minutes']} min late"
+        )
+
+
+def _basis(item: dict[str, Any]) -> str:
+    if item["basis"] == "actual":
+        who = "petugas / officer" if item["source"] == "OFFICER" else "pengangkut / carrier"
+        return f"sebenarnya / actual, {who}"
+    return "sesuai pemberitahuan / announced"
+
+
+# -- actual arrival and departure of a call ----------------------------------------------------
+
+
+@click.group()
+def calls() -> None:
+    """Actual arrival and departure of a registered BC 1.0's calls (the deadlines rest on them)."""
+
+
+def _record_fact(
+    ctx: click.Context,
+    event: CallEvent,
+    office: str,
+    number: str,
+    day: str,
+    voyage: str | None,
+    at: str,
+    by: str,
+) -> None:
+    gateway = _open(ctx)
+    reference = gateway.pipeline.reference()
+    zone = reference.offices[office].zone if office in reference.offices else UTC
+    try:
+        when = date.fromisoformat(day)
+        with gateway.db.transaction() as conn:
+            call = call_facts.find_bc10(conn, office, number, when)
+            if call is None:
+                raise call_facts.not_registered(office, number, day)
+            fact = call_facts.record(
+                conn,
+                call,
+                voyage=voyage or call.voyages[0],
+                event=event,
+                occurred_at=call_facts.parse_local(at, zone, event),
+                source=call_facts.FactSource.OFFICER,
+                recorded_by=f"user:{by}",
+                now=gateway.clock(),
+                shown_in=zone,
+            )
+    except ValueError:
+        raise click.BadParameter(f"{day!r} is not a date YYYY-MM-DD", param_hint="DATE") from None
+    except call_facts.CallFactError as exc:
+        raise _fail(exc.finding) from None
+    finally:
+        gateway.db.dispose()
+    local = fact.occurred_at.astimezone(zone)
+    click.echo(
+        f"BC 1.0 {number} {day} voyage {fact.voyage}: {event.lower()} "
+        f"{local:%Y-%m-%d %H:%M} {local.tzname()} dicatat / recorded"
+    )
+
+
+_CALL_ARGS = (
+    click.argument("office"),
+    click.argument("number"),
+    click.argument("day", metavar="DATE"),
+    click.option("--voyage", default=None, help="The call's voyage (a JKSP's; default: first)."),
+    click.option(
+        "--at",
+        "at",
+        required=True,
+        help="When, in the office's local time: 2026-03-12T05:30 (or with an offset).",
+    ),
+    click.option("--by", "by", required=True, help="The officer recording it (name or user)."),
+)
+
+
+def _with_call_args(func: Any) -> Any:
+    for decorator in reversed(_CALL_ARGS):
+        func = decorator(func)
+    return func
+
+
+@calls.command("arrived")
+@_with_call_args
+@click.pass_context
+def calls_arrived(
+    ctx: click.Context, office: str, number: str, day: str, voyage: str | None, at: str, by: str
+) -> None:
+    """Record the actual arrival of BC 1.0 NUMBER of DATE at OFFICE (Art. 1 item 18)."""
+    _record_fact(ctx, CallEvent.ARRIVAL, office, number, day, voyage, at, by)
+
+
+@calls.command("departed")
+@_with_call_args
+@click.pass_context
+def calls_departed(
+    ctx: click.Context, office: str, number: str, day: str, voyage: str | None, at: str, by: str
+) -> None:
+    """Record the actual departure of BC 1.0 NUMBER of DATE at OFFICE (Art. 1 item 19)."""
+    _record_fact(ctx, CallEvent.DEPARTURE, office, number, day, voyage, at, by)
+
+
+@calls.command("show")
+@click.argument("office")
+@click.argument("number")
+@click.argument("day", metavar="DATE")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def calls_show(ctx: click.Context, office: str, number: str, day: str, as_json: bool) -> None:
+    """Every actual arrival and departure recorded of a BC 1.0, oldest first."""
+    gateway = _open(ctx)
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        raise click.BadParameter(f"{day!r} is not a date YYYY-MM-DD", param_hint="DATE") from None
+    with gateway.db.engine.connect() as conn:
+        call = call_facts.find_bc10(conn, office, number, when)
+        history = call_facts.history(conn, call.registration_id) if call is not None else []
+    gateway.db.dispose()
+    if call is None:
+        raise _fail(call_facts.not_registered(office, number, day).finding)
+    rows = [
+        {
+            "voyage": f.voyage,
+            "event": str(f.event),
+            "at": f.occurred_at.isoformat(),
+            "source": str(f.source),
+            "recorded_by": f.recorded_by,
+            "recorded_at": f.recorded_at.isoformat(),
+        }
+        for f in history
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("belum ada yang dicatat / nothing recorded")
+    for r in rows:
+        click.echo(
+            f"{r['voyage']}  {r['event']}  {r['at']}  {r['source']}  {r['recorded_by']}  "
+            f"{r['recorded_at']}"
         )

@@ -7,7 +7,9 @@
                      ``gateway.worker.DELIVER_RETRY``) and dead letters (jobs ``failed`` after
                      their last try), logged as an error while any dead letter waits
 ``deadline_watch``   the rule book's deadline watch (:func:`gateway.deadline_watch.watch`):
-                     overdue inward manifests and late RKSP/JKSP, logged and kept in the run
+                     overdue inward and outward manifests (measured from recorded actual
+                     arrivals/departures, else announced ones) and late RKSP/JKSP, logged
+                     and kept in the run
 ``retention``        refused submissions older than ``retention_days``: their rows and raw files
                      are purged after a line per submission is appended to
                      ``<data_dir>/archive/retention-YYYY-MM.jsonl``; registered documents and
@@ -148,14 +150,18 @@ def deadline_watch(pipeline: Pipeline, settings: Settings, fire_time: datetime) 
     data = report.to_json()
     for item in data["overdue_manifests"]:
         log.warning("inward manifest overdue", **item)
+    for item in data["overdue_outward"]:
+        log.warning("outward manifest overdue", **item)
     for item in data["late_bc10"]:
         log.info("late RKSP/JKSP", **item)
     return {
         "overdue_manifests": len(data["overdue_manifests"]),
+        "overdue_outward": len(data["overdue_outward"]),
         "late_bc10": len(data["late_bc10"]),
         "since": data["since"],
         "report": {
             "overdue_manifests": data["overdue_manifests"][:WATCH_DETAIL_ITEMS],
+            "overdue_outward": data["overdue_outward"][:WATCH_DETAIL_ITEMS],
             "late_bc10": data["late_bc10"][:WATCH_DETAIL_ITEMS],
         },
     }

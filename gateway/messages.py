@@ -351,6 +351,44 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "No manifest is required: nothing loaded or unloaded and a stay of at most {hours} h "
         "(Art. 4(11), 8(7)).",
     ),
+    # What actually happened at a call: the carrier's arrival report, the officer's record
+    "ACT-001": (
+        "Waktu {what_id} sebenarnya {at} (voyage {voyage}) belum terjadi saat diterima "
+        "{now}: hanya kejadian yang sudah terjadi yang dapat diberitahukan (Pasal 1 angka 18, "
+        "19).",
+        "The actual {what_en} {at} (voyage {voyage}) had not happened when received at {now}: "
+        "only what has happened can be reported (Art. 1 items 18, 19).",
+    ),
+    "ACT-002": (
+        "Keberangkatan sebenarnya {departure} (voyage {voyage}) lebih awal dari kedatangan "
+        "sebenarnya {arrival}.",
+        "The actual departure {departure} (voyage {voyage}) is before the actual arrival "
+        "{arrival}.",
+    ),
+    "ACT-003": (
+        "Voyage {voyage} bukan kedatangan dari BC 1.0 nomor {number} (voyage: {voyages}): "
+        "waktu sebenarnya hanya dicatat untuk kedatangan BC 1.0 tersebut.",
+        "Voyage {voyage} is not a call of BC 1.0 number {number} (its voyages: {voyages}): "
+        "actual times are recorded for that BC 1.0's calls only.",
+    ),
+    "ACT-004": (
+        "Diterima sesudah kedatangan {arrival} sebagai pemberitahuan waktu kedatangan/"
+        "keberangkatan sebenarnya untuk BC 1.0 nomor {number}: hanya waktu sebenarnya yang "
+        "dicatat; isi lainnya bukan perubahan (Pasal 2 ayat 3).",
+        "Received after the arrival at {arrival} as the report of the actual arrival/departure "
+        "of BC 1.0 number {number}: only the actual times are recorded; nothing else in it is "
+        "a change (Art. 2(3)).",
+    ),
+    "ACT-005": (
+        "BC 1.0 nomor {number} tanggal {date} tidak terdaftar di kantor {office}.",
+        "No BC 1.0 number {number} of {date} is registered at office {office}.",
+    ),
+    "ACT-006": (
+        "Waktu {what_id} {at} tidak dapat dibaca; tulis sebagai YYYY-MM-DDTHH:MM waktu "
+        "setempat kantor.",
+        "The {what_en} time {at} cannot be read; write it as YYYY-MM-DDTHH:MM in the "
+        "office's local time.",
+    ),
     # Manifest content
     "MAN-001": (
         "Kelompok pos {group} tidak sah untuk manifes {direction_id}: hanya {low}-{high} "

@@ -55,11 +55,13 @@ from gateway.model import (
     PosClosing,
     RegistrationKind,
     RegistrationRef,
+    Rksp,
 )
 from gateway.model.outcome import DocumentStatus, Outcome
 from gateway.model.registered_pos import RegisteredPos
 from gateway.numbering import aju_prefix, check_supplied, format_nomor_aju
 from gateway.reference import ReferenceData, compact_npwp
+from gateway.storage import call_facts as facts_store
 from gateway.storage import counters, reference_store
 from gateway.storage import pos as pos_store
 from gateway.storage import submissions as store
@@ -74,7 +76,8 @@ from gateway.storage.tables import (
     registrations,
 )
 from handlers import DEFAULT_RULES, Rule, RuleContext, evaluate
-from handlers.base import Bc10Call, Holder
+from handlers.base import Bc10Call, CallFacts, Holder
+from handlers.calls import reported
 from handlers.registration import accepted_status, registration_kind
 from parsers import detect_format
 from parsers.base import (
@@ -675,6 +678,51 @@ class Pipeline:
         store.insert_rows(conn, audit_log, audit)
         # After the registrations: an amendment or closing may name a BC 1.1 of this batch.
         pos_ledger.record_accepted(conn, ledger, now=now)
+        self._record_reported_facts(conn, plans, now)
+
+    @staticmethod
+    def _record_reported_facts(conn: Connection, plans: list[_Plan], now: datetime) -> None:
+        """Actual arrivals and departures an accepted RKSP/JKSP reports become facts of the
+        call: of the BC 1.0 it changes (the arrival report), or of its own registration."""
+        for plan in plans:
+            document = plan.decision.document
+            if plan.status is DocumentStatus.REFUSED or not isinstance(document, Rksp | Jksp):
+                continue
+            facts = reported(document)
+            ref = document.amends or plan.registration
+            if not facts or ref is None:
+                continue
+            call = facts_store.find_bc10(conn, ref.office_code, ref.number, ref.date)
+            if call is None:
+                continue
+            for fact in facts:
+                events = (
+                    (facts_store.CallEvent.ARRIVAL, fact.arrival),
+                    (facts_store.CallEvent.DEPARTURE, fact.departure),
+                )
+                for event, at in events:
+                    if at is None:
+                        continue
+                    try:
+                        facts_store.record(
+                            conn,
+                            call,
+                            voyage=fact.voyage,
+                            event=event,
+                            occurred_at=at,
+                            source=facts_store.FactSource.CARRIER,
+                            recorded_by=f"carrier:{plan.submission.sender}",
+                            now=now,
+                            document_id=plan.document_id,
+                        )
+                    except facts_store.CallFactError as exc:
+                        # The rules checked it (ART1-18-ACTUAL); an officer's record made
+                        # meanwhile may still contradict it: the officer's stands.
+                        log.warning(
+                            "reported fact not recorded",
+                            nomor_aju=plan.nomor_aju,
+                            reason=exc.finding.code,
+                        )
 
     def _acknowledge(
         self,
@@ -842,6 +890,8 @@ class _Bc10Lookup:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # One lookup serves one document's rules, several of which ask for the same call.
+        self._seen: dict[tuple[str, str, str | None], tuple[Bc10Call, ...]] = {}
 
     def get(self, ref: RegistrationRef) -> Bc10Call | None:
         found = self._calls(
@@ -852,15 +902,19 @@ class _Bc10Lookup:
         return found[0] if found else None
 
     def for_conveyance(self, office_code: str, conveyance: Conveyance) -> tuple[Bc10Call, ...]:
-        summary = documents.c.summary
-        same = sa.func.upper(summary["conveyance"].as_string()) == conveyance.name.upper()
-        if conveyance.imo_number:
-            same = sa.or_(same, summary["imo"].as_string() == conveyance.imo_number)
-        return self._calls(registrations.c.office_code == office_code, same)
+        key = (office_code, conveyance.name.upper(), conveyance.imo_number)
+        if key not in self._seen:
+            summary = documents.c.summary
+            same = sa.func.upper(summary["conveyance"].as_string()) == conveyance.name.upper()
+            if conveyance.imo_number:
+                same = sa.or_(same, summary["imo"].as_string() == conveyance.imo_number)
+            self._seen[key] = self._calls(registrations.c.office_code == office_code, same)
+        return self._seen[key]
 
     def _calls(self, *where: sa.ColumnElement[bool]) -> tuple[Bc10Call, ...]:
         query = (
             sa.select(
+                registrations.c.id,
                 registrations.c.office_code,
                 registrations.c.number,
                 registrations.c.registration_date,
@@ -875,6 +929,7 @@ class _Bc10Lookup:
         )
         with self.db.engine.connect() as conn:
             rows = conn.execute(query).all()
+            recorded = facts_store.current(conn, [row.id for row in rows])
         calls = []
         for row in rows:
             summary = row.summary
@@ -896,9 +951,26 @@ class _Bc10Lookup:
                     arrival=datetime.fromisoformat(arrival),
                     voyages=tuple(str(v) for v in voyages if v),
                     holder=_holder(row.sender, summary),
+                    first_voyage=_first_voyage(summary),
+                    facts=tuple(
+                        CallFacts(
+                            voyage=r.voyage,
+                            arrival=r.arrival.occurred_at if r.arrival else None,
+                            departure=r.departure.occurred_at if r.departure else None,
+                        )
+                        for r in recorded.get(row.id, {}).values()
+                    ),
                 )
             )
         return tuple(calls)
+
+
+def _first_voyage(summary: Mapping[str, Any]) -> str | None:
+    """The voyage of a JKSP's first call (by ETA), when its summary lists the ETAs."""
+    voyages, etas = summary.get("voyages") or [], summary.get("etas") or []
+    if not voyages or len(etas) != len(voyages):
+        return None
+    return str(min(zip(etas, voyages, strict=True), key=lambda p: datetime.fromisoformat(p[0]))[1])
 
 
 def _holder(sender: str, summary: Mapping[str, Any] | None) -> Holder:
@@ -926,7 +998,7 @@ def summarize(document: Document | None) -> dict[str, Any]:
         summary["carrier_name"] = carrier.name
         if carrier.npwp:
             summary["carrier_npwp"] = compact_npwp(carrier.npwp)
-    for name in ("voyage_number", "eta", "arrival_at", "departure_at"):
+    for name in ("voyage_number", "eta", "etd", "arrival_at", "departure_at"):
         value = getattr(document, name, None)
         if value is not None:
             summary[name] = value.isoformat() if isinstance(value, datetime) else value
@@ -935,6 +1007,9 @@ def summarize(document: Document | None) -> dict[str, Any]:
     if isinstance(document, Jksp) and document.calls:  # what a JKSP change and a manifest need
         summary["first_arrival"] = document.first_arrival.isoformat()
         summary["voyages"] = [call.voyage_number for call in document.calls]
+        # Each call's own announced times, aligned with the voyages (the deadline watch's).
+        summary["etas"] = [call.eta.isoformat() for call in document.calls]
+        summary["etds"] = [call.etd.isoformat() if call.etd else None for call in document.calls]
     return summary
 
 

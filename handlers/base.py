@@ -40,6 +40,16 @@ class Bc11Lookup(Protocol):
 
 
 @dataclass(**RECORD)
+class CallFacts:
+    """What actually happened at one call (voyage) of a BC 1.0, as recorded: by an officer of
+    the office, else as the carrier reported it (gateway/storage/call_facts.py)."""
+
+    voyage: str
+    arrival: datetime | None = None
+    departure: datetime | None = None
+
+
+@dataclass(**RECORD)
 class Bc10Call:
     """A registered BC 1.0 (RKSP or JKSP) as the deadline and link rules need it."""
 
@@ -50,6 +60,21 @@ class Bc10Call:
     arrival: datetime  # RKSP: its ETA; JKSP: its first arrival (what Art. 2(3) measures to)
     voyages: tuple[str, ...]  # the voyage number of the RKSP, of every call of the JKSP
     holder: Holder | None = None
+    first_voyage: str | None = None  # JKSP: the voyage of its first call (None: voyages[0])
+    facts: tuple[CallFacts, ...] = ()  # recorded actual times, per voyage
+
+    def facts_of(self, voyage: str) -> CallFacts | None:
+        """The facts recorded of that voyage's call (voyage numbers compared as typed, trimmed
+        and upper-cased), or None when nothing is recorded."""
+        wanted = voyage.strip().upper()
+        return next((f for f in self.facts if f.voyage.strip().upper() == wanted), None)
+
+    @property
+    def actual_arrival(self) -> datetime | None:
+        """The recorded arrival of the first call (Art. 2(3): the arrival, the first arrival)."""
+        first = self.first_voyage or (self.voyages[0] if self.voyages else "")
+        facts = self.facts_of(first)
+        return facts.arrival if facts is not None else None
 
 
 class Bc10Lookup(Protocol):

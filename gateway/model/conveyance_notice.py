@@ -1,4 +1,10 @@
-"""RKSP and JKSP: the arrival plan and the arrival schedule of a conveyance (BC 1.0)."""
+"""RKSP and JKSP: the arrival plan and the arrival schedule of a conveyance (BC 1.0).
+
+A call may also carry what actually happened: its actual arrival and departure (Art. 1 items
+18, 19: anchored / landed / at the border post, and leaving). A carrier reports them in a
+change of the registered BC 1.0 sent after the fact (the arrival report); the gateway records
+them as facts of the call (gateway/storage/call_facts.py) and the deadlines rest on them.
+"""
 
 from __future__ import annotations
 
@@ -32,12 +38,17 @@ class Rksp:
     etd: datetime | None = None
     voyage_date: date | None = None
     amends: RegistrationRef | None = None  # an RKSP change amends an existing BC 1.0
+    # What happened, when the carrier reports it (Art. 1 items 18, 19): optional.
+    actual_arrival: datetime | None = None
+    actual_departure: datetime | None = None
 
     document_type = DocumentType.RKSP
 
     def __post_init__(self) -> None:
         require_aware("eta", self.eta)
         require_aware("etd", self.etd)
+        require_aware("actual_arrival", self.actual_arrival)
+        require_aware("actual_departure", self.actual_departure)
 
 
 @dataclass(**RECORD)
@@ -48,10 +59,14 @@ class ScheduledCall:
     next_port: str | None
     eta: datetime
     etd: datetime | None = None
+    actual_arrival: datetime | None = None
+    actual_departure: datetime | None = None
 
     def __post_init__(self) -> None:
         require_aware("eta", self.eta)
         require_aware("etd", self.etd)
+        require_aware("actual_arrival", self.actual_arrival)
+        require_aware("actual_departure", self.actual_departure)
 
 
 @dataclass(**RECORD)

@@ -15,6 +15,7 @@ from gateway.storage.tables import documents, registrations
 
 @dataclass(**RECORD)
 class RegisteredDocument:
+    registration_id: int
     nomor_aju: str
     document_type: str
     office_code: str
@@ -35,6 +36,7 @@ def registered_since(
             documents.c.document_type,
             documents.c.summary,
             documents.c.flags,
+            registrations.c.id,
             registrations.c.office_code,
             registrations.c.number,
             registrations.c.registration_date,
@@ -46,6 +48,7 @@ def registered_since(
     ).all()
     return [
         RegisteredDocument(
+            registration_id=int(row.id),
             nomor_aju=row.nomor_aju,
             document_type=row.document_type,
             office_code=row.office_code,

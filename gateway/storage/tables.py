@@ -385,3 +385,23 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
 )
+
+# What actually happened at a call (issue 13, point 6): the actual arrival and departure of a
+# registered BC 1.0's call (an RKSP, or one call of a JKSP: its voyage), keyed in by an officer
+# of the office or reported by the carrier in a change of the BC 1.0 sent after the fact.
+# Rows are never updated: a correction is a new row. The deadlines rest on the latest
+# officer's record, else the latest carrier's (gateway/storage/call_facts.py).
+call_facts = Table(
+    "call_facts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("registration_id", ForeignKey("registrations.id"), nullable=False, index=True),
+    Column("office_code", String(6), nullable=False),
+    Column("voyage", String(35), nullable=False),  # as the BC 1.0 spells it
+    Column("event", String(10), nullable=False),  # ARRIVAL, DEPARTURE
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("source", String(10), nullable=False),  # OFFICER, CARRIER
+    Column("recorded_by", String(80), nullable=False),  # user:<name>; carrier:<code>
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("document_id", ForeignKey("documents.id")),  # the carrier's report, if it was one
+)

@@ -17,7 +17,7 @@ from gateway.app import Gateway
 from gateway.exceptions import Overloaded
 from gateway.login_guard import LoginGuard, LoginPolicy
 from gateway.metrics import build_registry
-from gateway.web import api, console, health, limits
+from gateway.web import api, calls, console, health, limits
 
 STATIC = Path(__file__).parent / "static"
 # Same-origin everything; the console has no inline script, so none is allowed.
@@ -51,6 +51,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(health.router)  # /healthz, /readyz, /metrics: no login, not in OpenAPI
     app.include_router(api.router)
     app.include_router(console.router)
+    app.include_router(calls.router)  # /calls/...: actual arrival and departure of a BC 1.0
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     upload_limit = (
         gateway.settings.max_file_bytes * api.HARD_LIMIT_FACTOR + limits.MULTIPART_OVERHEAD

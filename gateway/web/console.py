@@ -195,14 +195,23 @@ def dashboard(request: Request) -> HTMLResponse:
     with gateway.db.engine.connect() as conn:
         board = views.dashboard(conn, who.scope, now=gateway.clock())
         report = deadline_watch.watch(conn, now=gateway.clock(), reference=reference)
+
     # Overdue conveyances are the offices' business: carriers see their own late filings.
-    overdue = [
-        o
-        for o in report.overdue_manifests
-        if who.scope.carrier is None and who.scope.office in (None, o.office_code)
-    ]
+    def ours(o: deadline_watch.OverdueManifest | deadline_watch.OverdueOutward) -> bool:
+        return who.scope.carrier is None and who.scope.office in (None, o.office_code)
+
+    overdue = [o for o in report.overdue_manifests if ours(o)]
+    overdue_outward = [o for o in report.overdue_outward if ours(o)]
     peak = max([1, *(h[1] for h in board.hours)])
-    return render(request, "dashboard.html", who, board=board, peak=peak, overdue=overdue)
+    return render(
+        request,
+        "dashboard.html",
+        who,
+        board=board,
+        peak=peak,
+        overdue=overdue,
+        overdue_outward=overdue_outward,
+    )
 
 
 @router.get("/search", response_class=HTMLResponse)

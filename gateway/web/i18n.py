@@ -146,6 +146,44 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "due": ("batas", "due"),
     "parsed": ("Isi dokumen seperti dibaca gateway", "The document as the gateway read it"),
+    # What actually happened at a call (gateway/web/calls.py)
+    "call_facts": (
+        "Kedatangan dan keberangkatan sebenarnya",
+        "Actual arrival and departure",
+    ),
+    "overdue_outward": (
+        "Sarana pengangkut berangkat tanpa outward manifest dalam 24 jam",
+        "Conveyances departed without an outward manifest within 24 h",
+    ),
+    "times_in": ("Waktu setempat kantor:", "Times in the office's local time:"),
+    "now": ("sekarang", "now"),
+    "arrival": ("Kedatangan", "Arrival"),
+    "departure": ("Keberangkatan", "Departure"),
+    "inward_due": ("Batas inward manifest", "Inward manifest due"),
+    "outward_due": ("Batas outward manifest", "Outward manifest due"),
+    "basis": ("dasar", "basis"),
+    "basis_actual": ("sebenarnya", "actual"),
+    "basis_announced": ("sesuai pemberitahuan", "announced"),
+    "source_officer": ("dicatat petugas", "recorded by an officer"),
+    "source_carrier": ("diberitahukan pengangkut", "reported by the carrier"),
+    "record_fact": (
+        "Catat kedatangan / keberangkatan sebenarnya",
+        "Record an actual arrival / departure",
+    ),
+    "event": ("Kejadian", "Event"),
+    "event_arrival": ("Kedatangan (lego jangkar / mendarat / tiba)", "Arrival (anchored / landed)"),
+    "event_departure": (
+        "Keberangkatan (angkat jangkar / lepas landas / meninggalkan)",
+        "Departure (weighed anchor / took off / left)",
+    ),
+    "actual_time": ("Waktu sebenarnya", "Actual time"),
+    "record": ("Catat", "Record"),
+    "fact_history": ("Riwayat pencatatan", "Records, oldest first"),
+    "event_required": ("Pilih kejadian: kedatangan atau keberangkatan.", "Choose the event."),
+    "control_characters": (
+        "Isian memuat karakter kendali; ketik ulang nilainya.",
+        "A field holds a control character; type its value again.",
+    ),
     "language": ("English", "Bahasa Indonesia"),
 }
 

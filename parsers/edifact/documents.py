@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
+from gateway.codelists import package_types
 from gateway.exceptions import ConfigurationError
 from gateway.model import (
     Amendment,
@@ -68,6 +69,8 @@ OFFICE, ORIGIN, LAST_PORT, PORT_OF_CALL, NEXT_PORT = "22", "76", "125", "60", "6
 LOADING, DISCHARGE, DELIVERY = "9", "11", "7"
 # DTM 2005 qualifiers
 ARRIVAL, DEPARTURE, BL_DATE, REFERENCE_DATE, PERIOD = "132", "133", "95", "171", "324"
+# What happened (UNCL 2005: arrival / departure date/time, actual), in the arrival report.
+ACTUAL_ARRIVAL, ACTUAL_DEPARTURE = "178", "186"
 SUPPORTING_LISTS = {
     "CRL": SupportingListKind.CREW,
     "PAL": SupportingListKind.PASSENGERS,
@@ -468,6 +471,8 @@ def _conveyance_notice(
             eta=_instant_at(context, call, PORT_OF_CALL, ARRIVAL, True)
             or datetime.min.replace(tzinfo=UTC),
             etd=_instant_at(context, call, PORT_OF_CALL, DEPARTURE, False),
+            actual_arrival=_instant_at(context, call, PORT_OF_CALL, ACTUAL_ARRIVAL, False),
+            actual_departure=_instant_at(context, call, PORT_OF_CALL, ACTUAL_DEPARTURE, False),
         )
         for call in calls
     ]
@@ -485,6 +490,8 @@ def _conveyance_notice(
             next_port=only.next_port,
             eta=only.eta,
             etd=only.etd,
+            actual_arrival=only.actual_arrival,
+            actual_departure=only.actual_departure,
             voyage_date=voyage[2] if voyage else None,
             amends=amends,
         )
@@ -851,9 +858,12 @@ def _goods(
                 currency=currency,
             )
         )
+    # Goods items of several kinds make a pos of packages (PK), unless a kind is no Rec. 21
+    # code: that one stays, for GW-ID-PACKAGE to refuse rather than PK to hide.
+    unknown = [kind for kind in kinds if kind not in package_types()]
     packages = Packages(
         count=count,
-        kind_code=kinds[0] if len(kinds) == 1 else "PK",
+        kind_code=kinds[0] if len(kinds) == 1 else (unknown[0] if unknown else "PK"),
         marks=" / ".join(marks) or None,
     )
     return tuple(items), packages, tuple(used.values())

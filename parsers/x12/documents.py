@@ -70,7 +70,9 @@ FIXED_OFFSETS: dict[str, tzinfo] = {
     "08": timezone(timedelta(hours=8)),
     "09": timezone(timedelta(hours=9)),
 }
-ETA, ETD = "371", "369"  # DTM01
+# DTM01 (data element 374): estimated arrival / departure, and what happened (the arrival
+# report: a 323 changing the registered BC 1.0 after the fact).
+ETA, ETD, ATA, ATD = "371", "369", "372", "370"
 OFFICE_CODE = re.compile(r"\d{6}")
 POS_NUMBER = re.compile(r"\d{12}|\d{1,4}")
 
@@ -422,6 +424,8 @@ def _conveyance_notice(body: _Body, context: _Context) -> Rksp | Jksp:
             next_port=only.next_port,
             eta=only.eta,
             etd=only.etd,
+            actual_arrival=only.actual_arrival,
+            actual_departure=only.actual_departure,
             voyage_date=_attribute_date(attribute_k1, attributes["VD"][0])
             if "VD" in attributes
             else None,
@@ -490,20 +494,16 @@ def _scheduled_call(call: _Call, voyage: str, context: _Context) -> ScheduledCal
         _missing(arrival, "R4*O", "each call gives its port of origin before its R4*D")
     if call.last is None:
         _missing(arrival, "R4*L", "each call gives its last port of call before its R4*D")
-    eta: datetime | None = None
-    etd: datetime | None = None
+    instants: dict[str, datetime] = {}
     for detail in call.details:
         if detail.id == "V9":
             voyage = _text(detail, 2)
             continue
         qualifier = _text(detail, 1)
-        instant = _instant(context, detail, 2, 3, 4)
-        if (qualifier == ETA and eta is not None) or (qualifier == ETD and etd is not None):
+        if qualifier in instants:
             _structure(detail, f"DTM*{qualifier} is given twice for one call")
-        if qualifier == ETA:
-            eta = instant
-        else:
-            etd = instant
+        instants[qualifier] = _instant(context, detail, 2, 3, 4)
+    eta = instants.get(ETA)
     if eta is None:
         _missing(arrival, "DTM*371", "the estimated arrival of the call")
     return ScheduledCall(
@@ -512,7 +512,9 @@ def _scheduled_call(call: _Call, voyage: str, context: _Context) -> ScheduledCal
         last_port_of_call=_text(call.last, 3),
         next_port=_text(call.next, 3) if call.next is not None else None,
         eta=eta,
-        etd=etd,
+        etd=instants.get(ETD),
+        actual_arrival=instants.get(ATA),
+        actual_departure=instants.get(ATD),
     )
 
 

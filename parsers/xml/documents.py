@@ -336,6 +336,8 @@ def _rksp(root: _Element) -> Rksp:
         next_port=_opt_text(root, "NextPort"),
         eta=_instant(root, "Eta"),
         etd=_opt_instant(root, "Etd"),
+        actual_arrival=_opt_instant(root, "Ata"),
+        actual_departure=_opt_instant(root, "Atd"),
         amends=_opt_registration(root, "Amends", RegistrationKind.BC10),
     )
 
@@ -348,6 +350,8 @@ def _scheduled_call(element: _Element) -> ScheduledCall:
         next_port=_opt_text(element, "NextPort"),
         eta=_instant(element, "Eta"),
         etd=_opt_instant(element, "Etd"),
+        actual_arrival=_opt_instant(element, "Ata"),
+        actual_departure=_opt_instant(element, "Atd"),
     )
 
 
