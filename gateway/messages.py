@@ -167,8 +167,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The container number {value} is not valid (ISO 6346 check digit).",
     ),
     "ID-004": (
-        "Kode pelabuhan {value} bukan UN/LOCODE yang sah.",
-        "The port code {value} is not a valid UN/LOCODE.",
+        "Kode lokasi {value} tidak ada dalam UN/LOCODE (edisi {edition}) maupun kode "
+        "kantor pabean.",
+        "The location code {value} is not in UN/LOCODE (edition {edition}) nor an office's "
+        "own code.",
     ),
     "ID-005": (
         "Kode HS {value} harus sekurang-kurangnya 4 digit (Pasal 4 ayat 5).",
@@ -177,6 +179,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "ID-006": (
         "Kode negara {value} bukan kode ISO 3166 yang sah.",
         "The country code {value} is not a valid ISO 3166 code.",
+    ),
+    "ID-007": (
+        "Kode jenis kemasan {value} tidak ada dalam UN/ECE Rekomendasi 21 (revisi {edition}).",
+        "The package type {value} is not in UN/ECE Recommendation 21 (revision {edition}).",
     ),
     # Duplicates and references
     "DUP-001": (

@@ -1,4 +1,5 @@
-"""Identifier checks with maintained libraries: NPWP, IMO, ISO 6346, UN/LOCODE, country.
+"""Identifier checks: NPWP, IMO, ISO 6346 and country with maintained libraries; UN/LOCODE
+and package type codes against their code lists (:mod:`gateway.codelists`).
 
 These are the gateway's own rules (SPEC §2, identifiers), not articles of the regulation: a
 document whose identifiers do not exist cannot be matched against anything customs holds.
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import enum
 import functools
-import re
 from collections.abc import Callable, Iterator
 
 import pycountry
 from stdnum import imo, iso6346
 from stdnum.id import npwp
 
+from gateway.codelists import package_types, unlocodes
 from gateway.messages import finding
 from gateway.model import (
     Amendment,
@@ -34,8 +35,6 @@ from gateway.model import (
 from handlers.base import RuleContext
 from handlers.rulebook import RuleSeverity, rule
 
-# UN/LOCODE: ISO 3166 country + 3 characters from A-Z and 2-9 (UNECE Rec. 16).
-LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 ARTICLE = "gateway (SPEC §2 identifiers)"
 
 
@@ -45,6 +44,7 @@ class Kind(enum.Enum):
     CONTAINER = "container"
     LOCODE = "locode"
     COUNTRY = "country"
+    PACKAGE = "package"
 
 
 def identifiers(document: Document) -> Iterator[tuple[Kind, str, str]]:
@@ -72,6 +72,9 @@ def identifiers(document: Document) -> Iterator[tuple[Kind, str, str]]:
                     yield from _pos(item, f"group {group.number}")
     elif isinstance(document, Amendment):
         yield from _party(document.requested_by, "requested_by")
+        for i, change in enumerate(document.changes):
+            if change.field == "packages.kind_code":
+                yield Kind.PACKAGE, change.new_value, f"changes[{i}]/packages.kind_code"
         for pos in document.breakdown:
             yield from _pos(pos, "breakdown")
     # A pos closing carries no identifier of these kinds.
@@ -86,6 +89,7 @@ def _pos(pos: Pos, prefix: str) -> Iterator[tuple[Kind, str, str]]:
     yield from _locode(pos.port_of_loading, f"{where}/port_of_loading")
     yield from _locode(pos.port_of_discharge, f"{where}/port_of_discharge")
     yield from _locode(pos.final_destination, f"{where}/final_destination")
+    yield Kind.PACKAGE, pos.packages.kind_code, f"{where}/packages/kind_code"
     for i, container in enumerate(pos.containers):
         yield Kind.CONTAINER, container.number, f"{where}/containers[{i}]"
 
@@ -133,8 +137,43 @@ def known_country(code: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def valid_locode(code: str) -> bool:
-    return bool(LOCODE.match(code)) and known_country(code[:2])
+def known_locode(code: str) -> bool:
+    """In the UN/LOCODE list: a code of the right shape but of no real place is unknown too."""
+    return code in unlocodes()
+
+
+@functools.lru_cache(maxsize=1024)
+def known_package_type(code: str) -> bool:
+    return code in package_types()
+
+
+def check_locodes(document: Document, ctx: RuleContext) -> Iterator[Finding | Flag]:
+    # An office's own codes (config/offices.toml) count as known even where the list has not
+    # caught up with them: the office is the authority for the places it serves.
+    own: frozenset[str] | None = None
+    for found, value, where in identifiers(document):
+        if found is not Kind.LOCODE or known_locode(value):
+            continue
+        if own is None:
+            own = frozenset(c for o in ctx.reference.offices.values() for c in o.unlocodes)
+        if value not in own:
+            yield finding(
+                "ID-004",
+                value=value,
+                edition=unlocodes().edition,
+                location=Location(path=where),
+            )
+
+
+def check_package_types(document: Document, ctx: RuleContext) -> Iterator[Finding | Flag]:
+    for found, value, where in identifiers(document):
+        if found is Kind.PACKAGE and not known_package_type(value):
+            yield finding(
+                "ID-007",
+                value=value,
+                edition=package_types().edition,
+                location=Location(path=where),
+            )
 
 
 def valid_imo(value: str) -> bool:
@@ -176,10 +215,12 @@ check_locode = rule(
     id="GW-ID-LOCODE",
     article=ARTICLE,
     severity=RuleSeverity.REFUSE,
-    checks="Every port is a UN/LOCODE: an ISO 3166 country and 3 characters from A-Z, 2-9.",
-    example="Port of origin ZZABC (no country ZZ): refused.",
+    checks="Every port and place (origin, calls, loading, discharge, final destination) is in "
+    "the UN/LOCODE code list (schemas/codes/unlocode.txt, UNECE edition in its header) or is "
+    "one of a customs office's own codes (config/offices.toml unlocodes).",
+    example="Port of loading IDQ9Z (well formed, but no such place): refused, with its pos.",
     codes=["ID-004"],
-)(_checker(Kind.LOCODE, "ID-004", valid_locode))
+)(check_locodes)
 
 check_country = rule(
     id="GW-ID-COUNTRY",
@@ -189,3 +230,13 @@ check_country = rule(
     example="Flag XX: refused.",
     codes=["ID-006"],
 )(_checker(Kind.COUNTRY, "ID-006", known_country))
+
+check_package_type = rule(
+    id="GW-ID-PACKAGE",
+    article=ARTICLE,
+    severity=RuleSeverity.REFUSE,
+    checks="Every pos's package type (and an amendment's new packages.kind_code) is a UN/ECE "
+    "Recommendation 21 code (schemas/codes/rec21.txt, Annexes V and VI).",
+    example="Packages of kind QX (no such Rec. 21 code): refused, with its pos.",
+    codes=["ID-007"],
+)(check_package_types)

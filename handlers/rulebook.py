@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from gateway.codelists import package_types, unlocodes
 from gateway.model import Document, Finding, Flag
 from gateway.model.common import RECORD
 from handlers.base import Rule, RuleContext
@@ -116,6 +117,14 @@ def markdown() -> str:
         "**refuse** the document is refused; **flag** it is numbered and marked (e.g. LATE, with",
         "the lateness); **warn** it is numbered with a warning. Every message a rule emits ends",
         "with the rule's identifier in brackets.",
+        "",
+        "Code lists: `GW-ID-LOCODE` checks places against UN/LOCODE (UNECE edition "
+        f"{unlocodes().edition}),",
+        "`GW-ID-PACKAGE` package types against UN/ECE Recommendation 21 (revision "
+        f"{package_types().edition}); both lists",
+        "are shipped in `schemas/codes/` (sources, licences and how to refresh them:",
+        "`schemas/codes/README.md`). A customs office's own location codes (`config/offices.toml`,",
+        "`unlocodes`) count as known even when the list lacks them.",
         "",
         "| rule | article | severity | what it checks | example | finding codes |",
         "| --- | --- | --- | --- | --- | --- |",
