@@ -5,10 +5,12 @@ retried with a growing delay (:class:`RetryPolicy`, one per job kind); after the
 attempt the job is parked as ``failed`` (the dead letter: ``pde-gateway deadletters``) for an
 operator, and the worker carries on with the next one.
 
-Processing and delivery back off differently: a PROCESS job fails for a bug or a database
-outage, both seen within minutes; a DELIVER job fails when a carrier's channel (disk, share,
-spool) is unavailable, which may last longer, so it is retried for about three quarters of an
-hour before it becomes a dead letter.
+Processing and delivery back off differently: a PROCESS job fails for a database or disk
+outage, seen within minutes (a defect that a file trips does not come this far: the pipeline
+refuses that file as FILE-007, ``gateway/unreadable.py``, so the carrier is answered and the
+job is done); a DELIVER job fails when a carrier's channel (disk, share, spool) is
+unavailable, which may last longer, so it is retried for about three quarters of an hour
+before it becomes a dead letter.
 """
 
 from __future__ import annotations
