@@ -41,7 +41,7 @@ from gateway import pos_ledger, unreadable
 from gateway.backpressure import Admission
 from gateway.channels.base import Channel, Inbound, Received, ack_file_name
 from gateway.config import Settings
-from gateway.exceptions import DocumentError, TransientError
+from gateway.exceptions import DocumentError
 from gateway.messages import finding
 from gateway.model import (
     Amendment,
@@ -264,8 +264,11 @@ class Pipeline:
     def process(self, submission_id: int) -> None:
         self.process_many([submission_id])
 
-    def process_many(self, ids: Sequence[int]) -> None:
-        """Parse, validate, number or refuse every document of these submissions, once."""
+    def process_many(self, ids: Sequence[int], *, settled: bool = False) -> None:
+        """Parse, validate, number or refuse every document of these submissions, once.
+
+        ``settled``: decided once already, and a unique key refused it (see below).
+        """
         with self.db.engine.connect() as conn:
             found = store.get_submissions(conn, list(ids))
         missing = set(ids) - {s.id for s in found}
@@ -283,13 +286,6 @@ class Pipeline:
         try:
             with self.db.transaction() as conn:
                 plans = self._commit(conn, reference, decided)
-        except IntegrityError as exc:
-            if len(todo) == 1:
-                # A twin committed first (same content or reference, concurrently).
-                raise TransientError(f"concurrent duplicate, will retry: {exc.orig}") from exc
-            for submission in todo:
-                self.process_many([submission.id])
-            return
         except Exception as exc:
             if unreadable.is_environmental(exc):
                 raise
@@ -297,8 +293,15 @@ class Pipeline:
                 for submission in todo:
                     self.process_many([submission.id])
                 return
+            if isinstance(exc, IntegrityError) and not settled:
+                # A twin committed first (same content or reference, concurrently): its keys
+                # are visible now (a unique key fails only on a committed row), so deciding
+                # again refuses this file as its duplicate.
+                self.process_many(ids, settled=True)
+                return
             # The file's documents broke the transaction (a value the database refuses, a
-            # defect in numbering or storing them): it is refused whole, and replayable.
+            # defect in numbering or storing them; a unique key again, with the twin long
+            # committed, is such a defect, not a race): it is refused whole, and replayable.
             submission, fmt = decided[0][0], decided[0][1]
             refusal = unreadable.refusal(submission.id, exc, stage="commit")
             unread = self._unreadable(submission, reference, (refusal,))

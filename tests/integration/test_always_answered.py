@@ -49,7 +49,7 @@ from parsers.edifact.envelope import Envelope, decode, read
 from parsers.xml.schema import load_schema
 from tests.integration.conftest import FakeClock
 from tests.integration.documents import example as example_text
-from tests.integration.documents import rksp
+from tests.integration.documents import rksp, with_header
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "docs" / "examples"
@@ -390,6 +390,21 @@ def test_a_decision_the_database_cannot_store_is_refused_as_file_007(harness: Ha
     (line,) = [e for e in logs if e.get("stage") == "commit"]
     assert line["submission_id"] == sid and line["log_level"] == "error"
     harness.answer(rksp(), "rksp.xml")  # the next file is not held back
+
+
+def test_a_unique_key_that_fails_again_is_an_answer_not_a_retry(harness: Harness) -> None:
+    """A carrier supplies, in its own namespace, a nomor aju the gateway generated for it
+    before: the documents' unique key fails on every attempt (it is no concurrent twin), and
+    the job went on to be a dead letter with no answer. Deciding again at once tells a twin
+    (committed, now seen as a duplicate) from this; this one is refused and answered."""
+    first = harness.answer(rksp(), "rksp.xml")
+    with harness.gateway.db.engine.connect() as conn:
+        taken = conn.execute(
+            sa.select(documents.c.nomor_aju).where(documents.c.submission_id == first)
+        ).scalar_one()
+    again = with_header(rksp(voyage="026N").decode(), nomor_aju=taken)
+    sid = harness.answer(again.encode(), "rksp-026n.xml")
+    assert [s for s, _ in harness.documents(sid)] == ["REFUSED"]
 
 
 class BrokenRenderer:

@@ -217,9 +217,11 @@ def test_registration_year_and_date_follow_the_office_time_zone(
     assert first["nomor_aju"][12:20] == "20270101"
 
 
-def test_a_job_that_keeps_crashing_is_parked_and_the_worker_goes_on(
+def test_a_parser_that_crashes_refuses_its_file_and_the_worker_goes_on(
     gateway: Gateway, clock: FakeClock
 ) -> None:
+    """A defect the file trips is not retried until it is a dead letter: the file is refused
+    with FILE-007 at the first attempt (tests/integration/test_always_answered.py)."""
     from datetime import timedelta
 
     from gateway.worker import MAX_ATTEMPTS
@@ -256,6 +258,8 @@ def test_a_job_that_keeps_crashing_is_parked_and_the_worker_goes_on(
             for r in conn.execute(sa.select(jobs))
         }
         good_report = store_report(conn, good.submission_id)
+        bad_report = store_report(conn, bad.submission_id)
     status, attempts, error = rows[(JobKind.PROCESS, bad.submission_id)]
-    assert (status, attempts) == ("failed", MAX_ATTEMPTS) and "parser bug" in error
+    assert (status, attempts, error) == ("done", 1, None)
+    assert bad_report[0]["status"] == "REFUSED" and codes(bad_report[0]) == ["FILE-007"]
     assert good_report[0]["status"] == "REGISTERED"
