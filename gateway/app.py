@@ -52,7 +52,7 @@ from gateway.channels.sftp_pull import SftpPullChannel
 from gateway.channels.sftp_server import SftpServerChannel
 from gateway.config import Settings
 from gateway.exceptions import ConfigurationError, GatewayError
-from gateway.housekeeping import STALE_PART_SECONDS, build_jobs
+from gateway.housekeeping import build_jobs, sweep_temporary_files
 from gateway.login_guard import LoginPolicy
 from gateway.pipeline import Clock, Pipeline
 from gateway.reference import load_carriers, load_offices
@@ -126,7 +126,7 @@ class Gateway:
             auth_timeout=settings.sftp_auth_timeout_seconds,
             received_stat_seconds=settings.sftp_received_stat_seconds,
             login_policy=LoginPolicy.from_settings(settings),
-            overloaded=lambda: self.pipeline.admission.overloaded(),
+            admit=lambda: self.pipeline.admission.check(),
         )
         self.sftp_pull = SftpPullChannel(settings.pull_dir, endpoints=self._pull_endpoints)
         self.channels: dict[str, Channel] = {
@@ -174,7 +174,7 @@ class Gateway:
         swept = requeued = 0
         if roles & {Role.WORKER, Role.SCHEDULER}:
             # Resume: what dead processes held goes back to the queue now.
-            swept = self.pipeline.raw.sweep_temporary(older_than=STALE_PART_SECONDS)
+            swept = sweep_temporary_files(self.pipeline)
             requeued = self._release_dead_local_workers()
             requeued += self.pipeline.queue.requeue_expired(now=self.clock())
         base_id = f"{socket.gethostname()}:{os.getpid()}"

@@ -14,6 +14,10 @@ channel turns it into its own "try later":
 The depth is counted at most once every ``ttl`` seconds per process: a burst of uploads
 costs one ``COUNT`` per second, and the limit is a soft one (a batch admitted just below it
 may take the queue a little past it).
+
+The same "try later" answers a data dir with less free space than ``min_free_bytes``
+(:class:`~gateway.exceptions.DiskFull`, measured by :class:`~gateway.storage.disk.DataDirSpace`):
+what is left is kept for the database and the acknowledgments of files already accepted.
 """
 
 from __future__ import annotations
@@ -23,16 +27,25 @@ import time
 from collections.abc import Callable
 
 from gateway.exceptions import Overloaded
+from gateway.storage.disk import DataDirSpace
 
 # Seconds a carrier is asked to wait; the queue drains at hundreds of files a second.
 RETRY_AFTER = 30
 
 
 class Admission:
-    def __init__(self, depth: Callable[[], int], *, limit: int, ttl: float = 1.0) -> None:
+    def __init__(
+        self,
+        depth: Callable[[], int],
+        *,
+        limit: int,
+        ttl: float = 1.0,
+        space: DataDirSpace | None = None,
+    ) -> None:
         self._depth = depth
         self.limit = limit
         self.ttl = ttl
+        self.space = space
         self._lock = threading.Lock()
         self._measured: tuple[float, int] | None = None
 
@@ -49,7 +62,10 @@ class Admission:
         return self.limit > 0 and self.depth() >= self.limit
 
     def check(self) -> None:
-        """Raise :class:`Overloaded` when intake must wait."""
+        """Raise :class:`Overloaded` or :class:`~gateway.exceptions.DiskFull` when intake
+        must wait."""
+        if self.space is not None:
+            self.space.check()
         if self.limit <= 0:
             return
         depth = self.depth()

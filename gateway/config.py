@@ -75,6 +75,9 @@ class Settings:
     sftp_received_stat_seconds: float = 600.0
     # Back-pressure: intake answers "try later" while this many PROCESS jobs wait (0: no limit).
     max_queue_depth: int = 10000
+    # A full disk: below this many free bytes on the data dir intake answers "try later"
+    # (/readyz says not ready), keeping the rest for work already accepted (0: only when full).
+    min_free_bytes: int = 256 * 1024 * 1024
     # Retention: refused submissions (rows and raw files) older than this are purged.
     retention_days: int = 90
     # The scheduler's jobs (gateway/scheduler.py): how often each one fires. Fire times are
@@ -135,6 +138,7 @@ _INT_KEYS = {
     "login_failure_limit",
     "login_failure_limit_per_user",
     "max_queue_depth",
+    "min_free_bytes",
     "retention_days",
 }
 _BOOL_KEYS = {"sftp_enabled", "web_enabled"}

@@ -11,6 +11,7 @@ caller what to do with it::
     │   └── XmlDocumentError        malformed, hostile (DTD/entities) or schema-invalid XML
     ├── TransientError              the environment is at fault: retry later
     │   ├── StorageUnavailable      database or disk not reachable right now
+    │   │   └── DiskFull            no room on the data dir (ENOSPC, a full database, the floor)
     │   ├── Overloaded              the work queue is over max_queue_depth: send again later
     │   └── UnsafeFolder            a carrier's folder is a link (or not a folder): not used
     └── ConfigurationError          the operator's configuration is wrong: fix it, then restart
@@ -68,6 +69,22 @@ class TransientError(GatewayError):
 
 class StorageUnavailable(TransientError):
     """The database or the raw-file store is not reachable right now."""
+
+
+class DiskFull(StorageUnavailable):
+    """The data dir has no room: a write failed with ENOSPC/EDQUOT, the database said it is
+    full, or free space is below ``min_free_bytes`` (intake keeps that much for the work
+    already accepted). A state of the machine, not of a file: intake answers "try later",
+    work in hand waits without spending its attempts (``gateway.storage.disk``)."""
+
+    def __init__(self, where: str, *, retry_after: int = 30) -> None:
+        self.where = where  # what could not be written (for the logs; no paths for carriers)
+        self.retry_after = retry_after  # seconds, for HTTP Retry-After
+        super().__init__(
+            f"Ruang penyimpanan gateway penuh; berkas TIDAK diterima, kirim ulang dalam "
+            f"{retry_after} detik. / The gateway's storage is full; the file was NOT received, "
+            f"send it again in {retry_after} seconds."
+        )
 
 
 class Overloaded(TransientError):

@@ -2,7 +2,10 @@
 
 ===================  ==========================================================================
 ``sweep``            hands back jobs of workers that stopped renewing their lease; removes
-                     partial raw copies left by dead processes
+                     temporary files left by dead writers (partial raw copies, half-written
+                     acknowledgments in outboxes and drop ``out/``/``error/``): older than
+                     ``STALE_PART_SECONDS`` and held by no writer (a failed write removes
+                     its own at once)
 ``deliveries``       the delivery backlog: DELIVER jobs waiting for their next try (backoff of
                      ``gateway.worker.DELIVER_RETRY``) and dead letters (jobs ``failed`` after
                      their last try), logged as an error while any dead letter waits
@@ -53,8 +56,9 @@ from gateway.worker import DELIVER_RETRY
 
 log = structlog.get_logger("gateway.housekeeping")
 
-# Partial raw copies older than this were left by a dead process, not one still writing.
-STALE_PART_SECONDS = 3600.0
+# Temporary files older than this and held by no writer (flock) were left by a dead process:
+# a live writer holds its file and writes it within seconds.
+STALE_PART_SECONDS = 300.0
 # Submissions purged per transaction.
 PURGE_BATCH = 500
 # A raw file written this recently may belong to a submission being received right now.
@@ -103,10 +107,20 @@ def build_jobs(pipeline: Pipeline, settings: Settings) -> list[ScheduledJob]:
 
 def sweep(pipeline: Pipeline, settings: Settings, fire_time: datetime) -> dict[str, Any]:
     requeued = pipeline.queue.requeue_expired(now=pipeline.clock())
-    removed = pipeline.raw.sweep_temporary(older_than=STALE_PART_SECONDS)
+    removed = sweep_temporary_files(pipeline)
     if requeued:
         log.warning("requeued jobs of vanished workers", count=requeued)
     return {"requeued": requeued, "partial_files_removed": removed}
+
+
+def sweep_temporary_files(pipeline: Pipeline, *, older_than: float = STALE_PART_SECONDS) -> int:
+    """Temporary files of dead writers: the raw store's and every channel's outboxes."""
+    removed = pipeline.raw.sweep_temporary(older_than=older_than)
+    for channel in pipeline.channels.values():
+        removed += channel.sweep_temporary(older_than=older_than)
+    if removed:
+        log.info("temporary files of dead writers removed", count=removed)
+    return removed
 
 
 def deliveries(pipeline: Pipeline, settings: Settings, fire_time: datetime) -> dict[str, Any]:

@@ -11,6 +11,13 @@ refuses that file as FILE-007, ``gateway/unreadable.py``, so the carrier is answ
 job is done); a DELIVER job fails when a carrier's channel (disk, share, spool) is
 unavailable, which may last longer, so it is retried for about three quarters of an hour
 before it becomes a dead letter.
+
+A full disk (:class:`~gateway.exceptions.DiskFull`, or ENOSPC anywhere in the chain) is
+neither: it is waited out. The jobs go back with the attempt given back
+(``JobQueue.put_back``) and are tried again every ``DISK_FULL_WAIT`` seconds for as long as
+it lasts; it is logged once when it begins and once when work goes through again. A file
+decided while the disk is full stays decided: its PROCESS job is done at the decision, and
+an acknowledgment that cannot be written waits in its DELIVER job.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import structlog
 from gateway.exceptions import TransientError
 from gateway.model.common import RECORD
 from gateway.pipeline import Clock, Pipeline
+from gateway.storage.disk import Episode, is_disk_full
 from gateway.storage.queue import Job, JobKind, JobQueue
 
 log = structlog.get_logger("gateway.worker")
@@ -62,6 +70,15 @@ MAX_ATTEMPTS = PROCESS_RETRY.max_attempts
 BATCH_SIZE = 32
 IDLE_WAIT = 0.05  # seconds between empty claims, doubled up to MAX_IDLE_WAIT
 MAX_IDLE_WAIT = 0.5
+# Seconds before work stopped by a full disk is tried again (no attempt spent): space freed
+# by an operator is used within this long.
+DISK_FULL_WAIT = 5.0
+# One per process, shared by its worker threads: a full disk is one state, logged once.
+DISK_FULL = Episode(
+    log,
+    began="data dir full: decided files' acknowledgments wait for room (no attempt spent)",
+    ended="data dir has room again: waiting work goes through",
+)
 
 
 class Worker:
@@ -87,7 +104,10 @@ class Worker:
             try:
                 worked = self.run_once()
             except TransientError as exc:
-                log.warning("queue unavailable", error=str(exc), worker=self.worker_id)
+                if is_disk_full(exc):  # SQLite on the full disk: said once, not per claim
+                    DISK_FULL.begin(error=_cause(exc))
+                else:
+                    log.warning("queue unavailable", error=str(exc), worker=self.worker_id)
                 worked = False
             if worked:
                 wait = IDLE_WAIT
@@ -109,7 +129,10 @@ class Worker:
                 continue
             try:
                 self._run(kind, [job.ref for job in batch])
-            except Exception:
+            except Exception as exc:
+                if is_disk_full(exc):  # no job is at fault: all of them wait for room
+                    self._wait_for_room(batch, exc)
+                    continue
                 # Find the job at fault: run each alone, so one bad job cannot hold back the rest.
                 for job in batch:
                     self._run_alone(job)
@@ -118,10 +141,36 @@ class Worker:
     def _run(self, kind: JobKind, refs: list[int]) -> None:
         if kind is JobKind.PROCESS:
             self.pipeline.process_many(refs)
-            # Deliver at once; the DELIVER jobs stay as the safety net if we die first.
-            self.pipeline.deliver_many(refs)
+            # Decided and committed: these PROCESS jobs are done. Delivering at once saves
+            # the DELIVER jobs' grace period; when it fails, those jobs (queued with the
+            # decision) deliver later, and a decided file never goes round again for it.
+            try:
+                self.pipeline.deliver_many(refs)
+            except Exception as exc:
+                if is_disk_full(exc):
+                    DISK_FULL.begin(error=_cause(exc))
+                    return
+                if len(refs) == 1:
+                    log.warning("delivery left to its delivery job", error=repr(exc))
+                    return
+                # One carrier's folder must not hold back the others' answers: each alone.
+                for ref in refs:
+                    self._deliver_alone(ref)
+                return
         else:
             self.pipeline.deliver_many(refs)
+        DISK_FULL.end()
+
+    def _deliver_alone(self, ref: int) -> None:
+        try:
+            self.pipeline.deliver_many([ref])
+        except Exception as exc:
+            log.warning("delivery left to its delivery job", submission_id=ref, error=repr(exc))
+
+    def _wait_for_room(self, batch: list[Job], exc: Exception) -> None:
+        DISK_FULL.begin(error=_cause(exc))
+        run_after = self.clock() + timedelta(seconds=DISK_FULL_WAIT)
+        self.queue.put_back(batch, f"disk full: {_cause(exc)}", run_after=run_after)
 
     def _run_alone(self, job: Job) -> None:
         with structlog.contextvars.bound_contextvars(**job.log_context()):
@@ -131,6 +180,9 @@ class Worker:
                 self._failed(job, exc)
 
     def _failed(self, job: Job, exc: Exception) -> None:
+        if is_disk_full(exc):
+            self._wait_for_room([job], exc)
+            return
         now = self.clock()
         policy = RETRY[job.kind]
         if policy.exhausted(job.attempts):
@@ -143,6 +195,13 @@ class Worker:
         else:
             log.error("job crashed, will be retried", delay=delay.total_seconds(), exc_info=exc)
         self.queue.retry(job, repr(exc), run_after=now + delay)
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost error of a chain (the ENOSPC under a DiskFull), for one log line."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc)[:300]
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -6,15 +6,16 @@ validates or numbers anything.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
-from gateway.storage.raw_files import write_file
+from gateway.storage.raw_files import TEMPORARY_NAME, remove_stale, write_file
 from gateway.storage.submissions import PendingAck
 
 
@@ -63,6 +64,11 @@ class Channel(ABC):
         Only channels that poll implement it; the CLI channel is driven from outside.
         """
 
+    def sweep_temporary(self, *, older_than: float) -> int:
+        """Remove the temporary files of acknowledgments whose writer died (older than
+        ``older_than`` seconds, held by nobody); how many went. The scheduler's sweep."""
+        return 0
+
 
 class OutboxChannel(Channel):
     """A channel whose acknowledgments are kept in ``<root>/<CARRIER>/out`` (CLI, HTTP
@@ -75,6 +81,25 @@ class OutboxChannel(Channel):
         target = self.root / ack.partner / "out" / ack.file_name
         write_file(target, ack.body, durable=False)
         return target.resolve()
+
+    def sweep_temporary(self, *, older_than: float) -> int:
+        return sweep_folders(self.root.glob("*/out"), older_than=older_than)
+
+
+def sweep_folders(folders: Iterable[Path], *, older_than: float) -> int:
+    """:func:`~gateway.storage.raw_files.remove_stale` of write_file's temporary names in
+    each of ``folders`` (plain folders only: a link is not followed)."""
+    removed = 0
+    for folder in folders:
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            removed += remove_stale(fd, TEMPORARY_NAME, older_than=older_than)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def safe_name(name: str) -> str:

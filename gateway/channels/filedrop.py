@@ -44,8 +44,11 @@ import structlog
 
 from gateway.channels.base import Channel, Inbound, Intake, Received, safe_name
 from gateway.channels.folders import FILE, display, is_plain_file, open_folder, open_tree, write_at
-from gateway.exceptions import Overloaded, TransientError, UnsafeFolder
+from gateway.exceptions import DiskFull, Overloaded, TransientError, UnsafeFolder
 from gateway.messages import finding
+from gateway.storage import disk
+from gateway.storage.disk import Episode, is_disk_full
+from gateway.storage.raw_files import TEMPORARY_NAME, remove_stale
 from gateway.storage.submissions import PendingAck
 
 log = structlog.get_logger("gateway.channels.filedrop")
@@ -59,6 +62,8 @@ TEMPORARY = re.compile(
 BATCH = 64
 # Seconds between looks while the queue is over max_queue_depth.
 OVERLOADED_WAIT = 1.0
+# Seconds between looks while the data dir is full (intake measures it once a second).
+DISK_FULL_WAIT = 1.0
 # Seconds before a file the pipeline failed to take (not a transient failure) is tried again.
 FAILED_WAIT = 60.0
 PARTNER_FOLDER = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
@@ -125,24 +130,55 @@ class FileDropChannel(Channel):
         return self.root / partner / "in"
 
     def run(self, intake: Intake, stop: threading.Event) -> None:
-        paused = False  # logged once per episode of back-pressure, not once per look
+        # Each pause is logged when it begins and when it ends, not once per look.
+        queue_full = Episode(
+            log,
+            began="file drop paused: queue full",
+            ended="file drop resumed: the queue has drained",
+        )
+        disk_full = Episode(
+            log,
+            began="file drop paused: the data dir is full; files stay in in/",
+            ended="file drop resumed: the data dir has room",
+        )
         while not stop.is_set():
             try:
-                if self.scan(intake) and paused:
-                    paused = False
-                    log.info("file drop resumed: the queue has drained")
+                if self.scan(intake):
+                    queue_full.end()
+                    disk_full.end()
             except Overloaded as exc:
                 # Back-pressure: the files stay in in/ and are taken once the queue drains.
-                if not paused:
-                    paused = True
-                    log.warning("file drop paused: queue full", error=str(exc))
+                queue_full.begin(error=str(exc))
                 stop.wait(OVERLOADED_WAIT)
+            except DiskFull as exc:
+                # Nothing was taken: the files stay in in/ until there is room again.
+                disk_full.begin(where=exc.where, error=_cause(exc))
+                stop.wait(DISK_FULL_WAIT)
             except TransientError as exc:
                 log.warning("file drop scan failed, will retry", error=str(exc))
             except Exception:
                 # The drop must keep being served: log, wait, look again.
                 log.exception("file drop scan crashed, will retry")
             stop.wait(self.poll_interval)
+
+    def sweep_temporary(self, *, older_than: float) -> int:
+        """Temporary acks and error copies of dead writers in each carrier's out/ and error/
+        (never in/: names there are the carrier's own). Through descriptors: no link."""
+        try:
+            partners = sorted(os.listdir(self.root))
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        removed = 0
+        for partner in partners:
+            if not PARTNER_FOLDER.match(partner):
+                continue
+            for sub in ("out", "error"):
+                try:
+                    with self._tree(partner, (sub,)) as fds:
+                        removed += remove_stale(fds[sub], TEMPORARY_NAME, older_than=older_than)
+                except (OSError, UnsafeFolder):
+                    continue
+        return removed
 
     # -- looking ---------------------------------------------------------------------------
 
@@ -410,7 +446,10 @@ class FileDropChannel(Channel):
     def _archive(
         self, trees: dict[str, dict[str, int] | None], received: list[tuple[_Ready, Received]]
     ) -> None:
+        """Move taken files to archive/. One that cannot move stays in in/: the next look
+        finds it under the same intake key and only finishes the move."""
         touched: dict[str, dict[str, int]] = {}
+        full: OSError | None = None
         for item, result in received:
             fds = trees[item.partner]
             assert fds is not None
@@ -426,6 +465,9 @@ class FileDropChannel(Channel):
             except FileNotFoundError:
                 continue
             except OSError as exc:
+                if is_disk_full(exc):  # one pause for the batch, not a warning per file
+                    full = exc
+                    continue
                 self._warn_once(
                     ("archive", *item.key),
                     "file drop could not archive a taken file",
@@ -436,12 +478,14 @@ class FileDropChannel(Channel):
         for fds in touched.values():
             os.fsync(fds["archive"])
             os.fsync(fds["in"])
+        if full is not None:
+            raise DiskFull("file drop archive/") from full
 
     # -- delivering ------------------------------------------------------------------------
 
     def deliver(self, ack: PendingAck) -> Path:
         subfolders = ("out", "error") if ack.refused else ("out",)
-        with self._tree(ack.partner, subfolders, create=True) as fds:
+        with disk.guard("file drop out/"), self._tree(ack.partner, subfolders, create=True) as fds:
             write_at(fds["out"], _plain(ack.file_name), ack.body)
             if ack.refused:
                 name = _error_name(ack)
@@ -466,6 +510,11 @@ class FileDropChannel(Channel):
         if key not in self._warned:
             self._warned.add(key)
             log.warning(event, **fields)
+
+
+def _cause(exc: BaseException) -> str:
+    """The error under a wrapper (the OSError under a DiskFull), for a log line."""
+    return str(exc.__cause__ or exc)
 
 
 def _plain(name: str) -> str:

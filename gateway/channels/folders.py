@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.exceptions import UnsafeFolder
+from gateway.storage import disk
+from gateway.storage.raw_files import hold
 
 FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a named pipe put under a file's name must not hang the thread that opens it.
@@ -81,20 +83,25 @@ def open_tree(
 
 def write_at(dir_fd: int, name: str, data: bytes | BinaryIO) -> None:
     """Write the file ``name`` inside ``dir_fd`` whole: a new temporary file (never an
-    existing one, never through a link), then renamed over whatever had the name."""
+    existing one, never through a link), then renamed over whatever had the name.
+
+    The temporary file is held while written (:func:`~gateway.storage.raw_files.hold`) and
+    removed as soon as the write fails; lack of space raises ``DiskFull``."""
     tmp = f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-    fd = os.open(tmp, _NEW_FILE, 0o666, dir_fd=dir_fd)
-    try:
-        with open(fd, "wb") as out:
-            if isinstance(data, bytes):
-                out.write(data)
-            else:
-                shutil.copyfileobj(data, out)
-        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
-        raise
+    with disk.guard(f"file {name}"):
+        fd = os.open(tmp, _NEW_FILE, 0o666, dir_fd=dir_fd)
+        try:
+            with open(fd, "wb") as out:
+                hold(out.fileno())
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out)
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise
 
 
 def exists_at(dir_fd: int, name: str) -> bool:

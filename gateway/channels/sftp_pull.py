@@ -43,11 +43,11 @@ from typing import TypeVar
 import paramiko
 import structlog
 
-from gateway.channels.base import Channel, Inbound, Intake
+from gateway.channels.base import Channel, Inbound, Intake, sweep_folders
 from gateway.channels.filedrop import TEMPORARY
 from gateway.exceptions import ConfigurationError, GatewayError, TransientError
 from gateway.storage.pull_endpoints import PullEndpoint
-from gateway.storage.raw_files import fsync_dir, write_file
+from gateway.storage.raw_files import TEMPORARY_NAME, fsync_dir, write_file
 from gateway.storage.submissions import PendingAck
 
 log = structlog.get_logger("gateway.channels.sftp_pull")
@@ -225,7 +225,9 @@ class SftpPullChannel(Channel):
             return 0
         sent = spool.parent / "sent"
         pushed = 0
-        for path in sorted(p for p in spool.iterdir() if p.is_file()):
+        # Not a delivery still being written (write_file's temporary name): half a file.
+        spooled = (p for p in spool.iterdir() if p.is_file() and not TEMPORARY_NAME.match(p.name))
+        for path in sorted(spooled):
             final = posixpath.join(endpoint.remote_outbox, path.name)
             temporary = posixpath.join(endpoint.remote_outbox, f".{path.name}.part")
             with open(path, "rb") as local:
@@ -239,6 +241,9 @@ class SftpPullChannel(Channel):
             fsync_dir(spool)
             fsync_dir(sent)
         return pushed
+
+    def sweep_temporary(self, *, older_than: float) -> int:
+        return sweep_folders(self.root.glob("*/outbox"), older_than=older_than)
 
     def deliver(self, ack: PendingAck) -> Path:
         """Spool the acknowledgment; the next poll of the carrier's server uploads it."""

@@ -43,6 +43,12 @@ refused the same way and the partial file is deleted (cut with an error, nothing
 processed, the refusal is audited). Keeping the bytes to produce a FILE-002 response, as the
 file drop does, would let one session fill the disk.
 
+**A full disk.** While the data dir is below ``min_free_bytes`` (or full), an upload's OPEN
+is refused with SFTP_FAILURE and a bilingual "try later" (``disk-full``); a write that fails
+for lack of space (ENOSPC) cuts the upload: its partial file is deleted at once and every
+later write and the CLOSE are refused the same way, so half a file is never taken. A CLOSE
+whose intake meets a full disk is refused the same way too, and the file is deleted.
+
 **Logins.** Public keys (``partner_credentials``) and, if set, a password (argon2id hash),
 under the log-in limits of :mod:`gateway.login_guard` (counted in the database, reserved
 before a password is checked): past ``login_failure_limit`` attempts from one address, or
@@ -118,12 +124,13 @@ from paramiko.sftp import (
     SFTP_PERMISSION_DENIED,
 )
 
-from gateway.channels.base import Channel, Inbound, Intake
+from gateway.channels.base import Channel, Inbound, Intake, sweep_folders
 from gateway.channels.filedrop import PARTNER_FOLDER, TEMPORARY
-from gateway.exceptions import ConfigurationError, Overloaded, TransientError
+from gateway.exceptions import ConfigurationError, DiskFull, Overloaded, TransientError
 from gateway.login_guard import LoginGuard, LoginPolicy, address_key
 from gateway.storage import credentials
 from gateway.storage.database import Database
+from gateway.storage.disk import is_disk_full
 from gateway.storage.raw_files import write_file
 from gateway.storage.submissions import PendingAck, audit_row, insert_rows
 from gateway.storage.tables import audit_log
@@ -208,6 +215,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "overloaded": (
         "Gateway sedang penuh; berkas ini TIDAK diterima, coba lagi beberapa saat lagi.",
         "The gateway is busy; this file was NOT received, try again later.",
+    ),
+    "disk-full": (
+        "Ruang penyimpanan gateway sedang penuh; berkas ini TIDAK diterima, coba lagi beberapa "
+        "saat lagi.",
+        "The gateway's storage is full; this file was NOT received, try again later.",
     ),
     "failed": (
         "Kesalahan pada gateway; berkas ini TIDAK diterima, kirim ulang.",
@@ -339,12 +351,13 @@ class SftpServerChannel(Channel):
         auth_timeout: float,
         received_stat_seconds: float,
         login_policy: LoginPolicy,
-        overloaded: Callable[[], bool] = lambda: False,
+        admit: Callable[[], None] = lambda: None,
     ) -> None:
         self.root = root
         self.db = db
-        # Back-pressure (gateway/backpressure.py): new uploads are refused while it is true.
-        self.overloaded = overloaded
+        # Back-pressure and the disk's floor (gateway/backpressure.py): raises Overloaded or
+        # DiskFull while new uploads must wait.
+        self.admit = admit
         self.clock = clock
         self.carriers = carriers
         self.host = host
@@ -631,6 +644,9 @@ class SftpServerChannel(Channel):
         target = self.tree(ack.partner).area_dir(OUTBOX) / ack.file_name
         write_file(target, ack.body, durable=False)
         return target
+
+    def sweep_temporary(self, *, older_than: float) -> int:
+        return sweep_folders(self.root.glob(f"*/{OUTBOX}"), older_than=older_than)
 
 
 # -- before the log-in -------------------------------------------------------------------
@@ -1165,8 +1181,12 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
         if flags & os.O_APPEND:
             raise PathRefused(SFTP_OP_UNSUPPORTED, "no-append")
         path = self.tree.real(where)
-        if self.service.overloaded():
-            raise PathRefused(SFTP_FAILURE, "overloaded")
+        try:
+            self.service.admit()
+        except Overloaded:
+            raise PathRefused(SFTP_FAILURE, "overloaded") from None
+        except DiskFull:
+            raise PathRefused(SFTP_FAILURE, "disk-full") from None
         if not self.service.claim(self.carrier, where.name):
             raise PathRefused(SFTP_FAILURE, "busy", name=where.name)
         # A new upload under this name: stat answers for it, not for the one taken before.
@@ -1295,6 +1315,14 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
         except Overloaded:
             log.warning("sftp upload refused: queue full", carrier=self.carrier, file=name)
             self.refusal = message("overloaded")
+        except DiskFull as exc:
+            log.warning(
+                "sftp upload refused: the data dir is full",
+                carrier=self.carrier,
+                file=name,
+                where=exc.where,
+            )
+            self.refusal = message("disk-full")
         except TransientError as exc:
             log.warning("sftp upload not taken", carrier=self.carrier, file=name, error=str(exc))
             self.refusal = message("unavailable")
@@ -1348,6 +1376,9 @@ class _Upload(paramiko.SFTPHandle):
         self.fd: int | None = fd
         self.size = 0
         self.too_large = False
+        # Why a write failed (a full disk...): the upload is cut, its bytes are gone and
+        # every later write and the CLOSE are refused with this text; nothing is taken.
+        self.broken: str | None = None
         self.aborted = False
         self.done = False
 
@@ -1357,18 +1388,36 @@ class _Upload(paramiko.SFTPHandle):
             self.too_large = True
             self.files.refusal = message("too-large", limit=limit)
             return SFTP_FAILURE
+        if self.broken is not None:
+            self.files.refusal = self.broken
+            return SFTP_FAILURE
         assert self.fd is not None
         try:
             os.pwrite(self.fd, data, offset)
         except OSError as exc:
-            log.error("sftp upload write failed", file=self.name, error=str(exc))
-            self.files.refusal = message("unavailable")
+            full = is_disk_full(exc)
+            report = log.warning if full else log.error
+            report(
+                "sftp upload write failed; the upload is cut",
+                carrier=self.files.carrier,
+                file=self.name,
+                error=str(exc),
+            )
+            self.broken = message("disk-full" if full else "unavailable")
+            self.files.refusal = self.broken
+            # The partial file goes now, not at the CLOSE: on a full disk its bytes are
+            # what others need, and half a file must never be taken.
+            self._close_fd()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
             return SFTP_FAILURE
         self.size = max(self.size, offset + len(data))
         return SFTP_OK
 
     def stat(self) -> paramiko.SFTPAttributes | int:
-        assert self.fd is not None
+        if self.fd is None:  # cut by a failed write
+            self.files.refusal = self.broken
+            return SFTP_FAILURE
         return paramiko.SFTPAttributes.from_stat(os.fstat(self.fd), self.name)
 
     def chattr(self, attr: paramiko.SFTPAttributes) -> int:
@@ -1384,6 +1433,9 @@ class _Upload(paramiko.SFTPHandle):
             if self.too_large:
                 self._discard("sftp_upload_refused", reason="too large")
                 return SFTP_FAILURE, message("too-large", limit=files.service.max_file_bytes)
+            if self.broken is not None:
+                self._discard("sftp_upload_failed", reason=self.broken)
+                return SFTP_FAILURE, self.broken
             if TEMPORARY.search(self.name):
                 self._close_fd()
                 log.info("sftp upload kept for a rename", carrier=files.carrier, file=self.name)

@@ -16,7 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from gateway.exceptions import ConfigurationError, StorageUnavailable
+from gateway.exceptions import ConfigurationError, DiskFull, StorageUnavailable
+from gateway.storage import disk
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest migration; a test keeps it equal to Alembic's head.
@@ -56,6 +57,8 @@ class Database:
             with self._writer, self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
+            if disk.is_disk_full(exc):  # SQLite's file on a full disk; PostgreSQL's 53100
+                raise DiskFull("database") from exc
             raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
         except DBAPIError as exc:
             if exc.connection_invalidated:
@@ -132,6 +135,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def serialise(conn: Connection, lock_id: int) -> None:
+    """Until ``conn``'s transaction ends, no other process passes this point with ``lock_id``.
+
+    For work that every process does at start-up and only one may do (loading reference data
+    into a new database): a PostgreSQL transaction-level advisory lock, freed by COMMIT or
+    ROLLBACK (or the connection's loss). SQLite needs none: a write transaction holds the
+    database's one write lock from its BEGIN IMMEDIATE.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
 def insert_for(conn: Connection, table: sa.Table) -> Any:

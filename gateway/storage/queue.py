@@ -184,6 +184,31 @@ class JobQueue:
     def retry(self, job: Job, error: str, *, run_after: datetime) -> None:
         self._let_go(job, status=JobStatus.TODO, run_after=run_after, last_error=error[:2000])
 
+    def put_back(self, held: list[Job], error: str, *, run_after: datetime) -> int:
+        """Hand jobs back untried: the environment stopped them (a full disk), not their
+        content, so the attempt their claim counted is given back and they never become dead
+        letters for it. Only jobs still in hand: one finished meanwhile stays done."""
+        if not held:
+            return 0
+        with self.db.transaction() as conn:
+            result = conn.execute(
+                sa.update(jobs)
+                .where(
+                    jobs.c.id.in_(sa.bindparam("ids", expanding=True)),
+                    jobs.c.status == JobStatus.DOING,
+                )
+                .values(
+                    status=JobStatus.TODO,
+                    attempts=sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
+                    run_after=run_after,
+                    last_error=error[:2000],
+                    locked_by=None,
+                    lease_until=None,
+                ),
+                {"ids": [job.id for job in held]},
+            )
+        return int(result.rowcount)
+
     def fail(self, job: Job, error: str, *, now: datetime) -> None:
         """Park the job for an operator (dead letter): it is not claimed again."""
         self._let_go(job, status=JobStatus.FAILED, finished_at=now, last_error=error[:2000])
