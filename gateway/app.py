@@ -142,13 +142,16 @@ class Gateway:
         self.stop = threading.Event()
 
     def _seed(self) -> None:
+        # Every process of a new deployment comes here, maybe at the same instant: seed()
+        # lets one of them load the files and the others find them loaded.
         with self.db.transaction() as conn:
             if reference_store.is_seeded(conn):
                 return
             offices = load_offices(self.settings.offices_file)
             carriers = load_carriers(self.settings.carriers_file)
-            reference_store.seed(conn, offices, carriers, now=self.clock())
-        log.info("reference data loaded", offices=len(offices), carriers=len(carriers))
+            loaded = reference_store.seed(conn, offices, carriers, now=self.clock())
+        if loaded:
+            log.info("reference data loaded", offices=len(offices), carriers=len(carriers))
 
     def _pull_endpoints(self) -> list[pull_endpoints.PullEndpoint]:
         with self.db.engine.connect() as conn:

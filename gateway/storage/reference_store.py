@@ -9,9 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.reference import Agency, Agreement, Carrier, Office, ReferenceData, compact_npwp
-from gateway.storage.database import insert_for
+from gateway.storage.database import insert_for, serialise
 from gateway.storage.submissions import audit_row, insert_rows
 from gateway.storage.tables import agencies, agreements, audit_log, carriers, offices
+
+# Held while reference data is loaded: every process of a new deployment starts by loading it.
+SEED_LOCK_ID = 0x5044_4552  # "PDER"
 
 
 def is_seeded(conn: Connection) -> bool:
@@ -25,7 +28,14 @@ def seed(
     *,
     now: datetime,
 ) -> bool:
-    """Load reference data into an empty database; a no-op once offices exist."""
+    """Load reference data into an empty database; a no-op once offices exist.
+
+    Safe when any number of processes start together on a new database: the first to take
+    the seed lock loads everything in its transaction, the others wait for it, then find the
+    offices and do nothing. Each row is also inserted only if absent, so a database seeded in
+    part (by an older gateway, by hand) is completed rather than refused.
+    """
+    serialise(conn, SEED_LOCK_ID)
     if is_seeded(conn):
         return False
     for office in office_list:
@@ -41,22 +51,29 @@ def seed(
             .on_conflict_do_nothing()
         )
     for carrier in carrier_list:
-        add_carrier(conn, carrier, now=now)
+        add_carrier(conn, carrier, now=now, if_absent=True)
     return True
 
 
-def add_carrier(conn: Connection, carrier: Carrier, *, now: datetime) -> None:
-    conn.execute(
-        sa.insert(carriers).values(
-            code=carrier.code,
-            name=carrier.name,
-            npwp=carrier.npwp,
-            aju_code=carrier.aju_code,
-            senders=dict(carrier.senders),
-            active=carrier.active,
-            created_at=now,
-        )
+def add_carrier(
+    conn: Connection, carrier: Carrier, *, now: datetime, if_absent: bool = False
+) -> bool:
+    """Insert the carrier with its agreements and agencies; with ``if_absent``, a carrier
+    already there is left as it is (nothing added to it) and False returned."""
+    stmt = insert_for(conn, carriers).values(
+        code=carrier.code,
+        name=carrier.name,
+        npwp=carrier.npwp,
+        aju_code=carrier.aju_code,
+        senders=dict(carrier.senders),
+        active=carrier.active,
+        created_at=now,
     )
+    if if_absent:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[carriers.c.code])
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT .. ON CONFLICT.
+    if conn.execute(stmt.returning(carriers.c.code)).first() is None:
+        return False
     for agreement in carrier.agreements:
         conn.execute(
             sa.insert(agreements).values(
@@ -71,6 +88,7 @@ def add_carrier(conn: Connection, carrier: Carrier, *, now: datetime) -> None:
         conn.execute(
             sa.insert(agencies).values(carrier_code=carrier.code, **_agency_values(agency))
         )
+    return True
 
 
 def add_agreement(
