@@ -99,6 +99,8 @@ class Gateway:
         self.settings = settings
         self.clock = clock
         self.roles = roles
+        # Made at once: /readyz and the free-space measure look at it from the start.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.database_url, pool_size=settings.workers + 4)
         self.db.migrate()
         self._seed()

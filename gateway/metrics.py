@@ -35,8 +35,10 @@ from prometheus_client.core import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.exceptions import GatewayError
+from gateway.storage import disk
 from gateway.storage import observability as figures
 from gateway.storage.database import Database
+from gateway.storage.disk import DataDirSpace
 
 log = structlog.get_logger("gateway.metrics")
 
@@ -50,7 +52,7 @@ WAITING_JOB_STATUSES = frozenset({"todo", "doing"})
 # generate_latest() writes the classic text format, which every Prometheus version reads.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
-__all__ = ["CONTENT_TYPE", "GatewayCollector", "build_registry", "render"]
+__all__ = ["CONTENT_TYPE", "DataDirCollector", "GatewayCollector", "build_registry", "render"]
 
 
 class GatewayCollector:
@@ -110,10 +112,51 @@ class GatewayCollector:
         ]
 
 
-def build_registry(db: Database, *, clock: Callable[[], datetime]) -> CollectorRegistry:
+class DataDirCollector:
+    """The data dir's room, measured at each scrape (not from the database: a full disk is
+    seen while the database is fine, and the other way round)."""
+
+    def __init__(self, space: DataDirSpace) -> None:
+        self.space = space
+
+    def collect(self) -> Iterable[Metric]:
+        free = GaugeMetricFamily(
+            f"{PREFIX}_data_dir_free_bytes",
+            "Bytes free on the data dir's filesystem (the least of its folders' filesystems: "
+            "raw store, drop folders, outboxes).",
+        )
+        size = GaugeMetricFamily(
+            f"{PREFIX}_data_dir_size_bytes",
+            "Size of that filesystem.",
+        )
+        floor = GaugeMetricFamily(
+            f"{PREFIX}_data_dir_min_free_bytes",
+            "The floor (min_free_bytes): below it intake answers 'try later'.",
+        )
+        writable = GaugeMetricFamily(
+            f"{PREFIX}_data_dir_writable",
+            "1 when a byte could be written into the data dir at this scrape, 0 when not "
+            "(full, read-only, gone).",
+        )
+        free_bytes = self.space.free()
+        total = self.space.total()
+        if free_bytes is not None:
+            free.add_metric([], float(free_bytes))
+        if total is not None:
+            size.add_metric([], float(total))
+        floor.add_metric([], float(self.space.min_free))
+        writable.add_metric([], 0.0 if disk.unwritable(self.space.data_dir) else 1.0)
+        return [free, size, floor, writable]
+
+
+def build_registry(
+    db: Database, *, clock: Callable[[], datetime], space: DataDirSpace | None = None
+) -> CollectorRegistry:
     """A registry of its own per app: two apps in one process (tests) never clash."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(GatewayCollector(db, clock=clock))
+    if space is not None:
+        registry.register(DataDirCollector(space))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

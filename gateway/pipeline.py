@@ -66,6 +66,7 @@ from gateway.storage import counters, reference_store
 from gateway.storage import pos as pos_store
 from gateway.storage import submissions as store
 from gateway.storage.database import Database
+from gateway.storage.disk import DataDirSpace
 from gateway.storage.queue import JobKind, JobQueue
 from gateway.storage.raw_files import RawFileStore, flush_filesystem
 from gateway.storage.tables import (
@@ -177,7 +178,11 @@ class Pipeline:
         }
         self.raw = RawFileStore(settings.raw_dir)
         self.queue = JobQueue(db)
-        self.admission = Admission(self.queue.depth, limit=settings.max_queue_depth)
+        self.admission = Admission(
+            self.queue.depth,
+            limit=settings.max_queue_depth,
+            space=DataDirSpace.for_settings(settings),
+        )
         self._reference: tuple[float, ReferenceData] | None = None
 
     # -- receive -------------------------------------------------------------------------

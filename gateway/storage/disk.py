@@ -30,11 +30,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from gateway.exceptions import DiskFull
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 log = structlog.get_logger("gateway.disk")
 
@@ -173,12 +176,12 @@ class DataDirSpace:
         folders: Sequence[Path],
         *,
         min_free: int,
-        ttl: float = MEASURE_TTL,
+        ttl: float | None = None,
         retry_after: int = RETRY_AFTER,
     ) -> None:
         self.folders = tuple(folders)
         self.min_free = min_free
-        self.ttl = ttl
+        self.ttl = MEASURE_TTL if ttl is None else ttl
         self.retry_after = retry_after
         self._lock = threading.Lock()
         self._measured: tuple[float, int | None] | None = None
@@ -187,6 +190,22 @@ class DataDirSpace:
             began="intake refuses files: the data dir is below its free-space floor",
             ended="intake takes files again: the data dir has room",
         )
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> DataDirSpace:
+        """The data dir and every folder under it the gateway writes into."""
+        folders = [
+            settings.data_dir,
+            settings.raw_dir,
+            settings.drop_dir,
+            settings.sftp_dir,
+            settings.http_dir,
+            settings.cli_dir,
+            settings.media_dir,
+            settings.manual_dir,
+            settings.pull_dir,
+        ]
+        return cls(folders, min_free=settings.min_free_bytes)
 
     @property
     def data_dir(self) -> Path:

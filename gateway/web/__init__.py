@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from gateway.app import Gateway
-from gateway.exceptions import Overloaded
+from gateway.exceptions import DiskFull, Overloaded
 from gateway.login_guard import LoginGuard, LoginPolicy
 from gateway.metrics import build_registry
+from gateway.storage.disk import DataDirSpace
 from gateway.web import api, calls, console, health, limits
+
+log = structlog.get_logger("gateway.web")
 
 STATIC = Path(__file__).parent / "static"
 # Same-origin everything; the console has no inline script, so none is allowed.
@@ -47,7 +51,9 @@ def create_app(gateway: Gateway) -> FastAPI:
         policy=LoginPolicy.from_settings(gateway.settings),
         clock=gateway.clock,
     )
-    app.state.metrics = build_registry(gateway.db, clock=gateway.clock)
+    # The data dir's room: /readyz and /metrics (the pipeline's intake has its own measure).
+    app.state.space = DataDirSpace.for_settings(gateway.settings)
+    app.state.metrics = build_registry(gateway.db, clock=gateway.clock, space=app.state.space)
     app.include_router(health.router)  # /healthz, /readyz, /metrics: no login, not in OpenAPI
     app.include_router(api.router)
     app.include_router(console.router)
@@ -74,6 +80,25 @@ def create_app(gateway: Gateway) -> FastAPI:
         # Back-pressure (gateway/backpressure.py): nothing was received; the client retries.
         return JSONResponse(
             {"detail": str(exc)}, status_code=503, headers={"retry-after": str(exc.retry_after)}
+        )
+
+    @app.exception_handler(DiskFull)
+    async def disk_full(request: Request, exc: DiskFull) -> Response:
+        # The data dir is full or below min_free_bytes: nothing was kept; the client retries.
+        log.warning(
+            "upload refused: the data dir is full",
+            path=request.url.path,
+            where=exc.where,
+            retry_after=exc.retry_after,
+        )
+        return JSONResponse(
+            {
+                "detail": str(exc),
+                "reason": "disk_full",
+                "retry_after": exc.retry_after,
+            },
+            status_code=503,
+            headers={"retry-after": str(exc.retry_after)},
         )
 
     @app.exception_handler(console._LoginFirst)

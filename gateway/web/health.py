@@ -14,7 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.app import Gateway
 from gateway.exceptions import GatewayError
 from gateway.metrics import CONTENT_TYPE, render
-from gateway.storage import database, observability
+from gateway.storage import database, disk, observability
+from gateway.storage.disk import DataDirSpace
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,7 +28,8 @@ def healthz() -> PlainTextResponse:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready for work: the database answers and its schema is the one this code expects."""
+    """Ready for work: the database answers, its schema is the one this code expects, and
+    the data dir takes a byte and has more free space than ``min_free_bytes``."""
     gateway: Gateway = request.app.state.gateway
     if gateway.stop.is_set():
         return _not_ready(
@@ -50,7 +52,28 @@ def readyz(request: Request) -> JSONResponse:
             f"database schema is at {revision}, this gateway needs {expected}",
             f"skema basis data pada {revision}, gateway ini memerlukan {expected}",
         )
-    return JSONResponse({"status": "ready", "database": gateway.db.dialect, "schema": revision})
+    # The data dir: intake refuses while it is full or below its floor (gateway/storage/disk.py).
+    space: DataDirSpace = request.app.state.space
+    free = space.free()
+    room = {"data_dir_free_bytes": free, "min_free_bytes": space.min_free}
+    problem = disk.unwritable(space.data_dir)
+    if problem is not None:
+        return _not_ready(
+            f"data dir not writable: {problem}",
+            f"data_dir tidak dapat ditulisi: {problem}",
+            **room,
+        )
+    if space.below_floor():
+        return _not_ready(
+            f"data dir free space {free} bytes is below min_free_bytes {space.min_free}: "
+            "intake answers 'try later'",
+            f"ruang kosong data_dir {free} byte di bawah min_free_bytes {space.min_free}: "
+            "pengiriman diminta diulang nanti",
+            **room,
+        )
+    return JSONResponse(
+        {"status": "ready", "database": gateway.db.dialect, "schema": revision, **room}
+    )
 
 
 @router.get("/metrics")
@@ -59,9 +82,10 @@ def metrics(request: Request) -> Response:
     return Response(render(request.app.state.metrics), media_type=CONTENT_TYPE)
 
 
-def _not_ready(reason_en: str, reason_id: str) -> JSONResponse:
+def _not_ready(reason_en: str, reason_id: str, **detail: object) -> JSONResponse:
     return JSONResponse(
-        {"status": "not ready", "reason": reason_en, "reason_id": reason_id}, status_code=503
+        {"status": "not ready", "reason": reason_en, "reason_id": reason_id, **detail},
+        status_code=503,
     )
 
 
