@@ -45,7 +45,13 @@ import structlog
 
 from gateway.channels.base import Channel, Inbound, Intake, sweep_folders
 from gateway.channels.filedrop import TEMPORARY
-from gateway.exceptions import ConfigurationError, GatewayError, TransientError
+from gateway.exceptions import (
+    ConfigurationError,
+    DiskFull,
+    GatewayError,
+    Overloaded,
+    TransientError,
+)
 from gateway.storage.pull_endpoints import PullEndpoint
 from gateway.storage.raw_files import TEMPORARY_NAME, fsync_dir, write_file
 from gateway.storage.submissions import PendingAck
@@ -63,6 +69,7 @@ RELOAD_SECONDS = 2.0  # endpoints set with `partners pull set` are picked up thi
 class _State:
     due: float = 0.0
     failures: int = 0
+    paused: bool = False  # intake said "try later" at the last poll (logged once)
     seen: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (size, mtime)
 
 
@@ -109,6 +116,18 @@ class SftpPullChannel(Channel):
     def _poll_with_backoff(self, endpoint: PullEndpoint, state: _State, intake: Intake) -> None:
         try:
             report = self.poll(endpoint, intake)
+        except (DiskFull, Overloaded) as exc:
+            # Intake's own "try later" (a full data dir, a full queue), not the carrier's
+            # server: polled again at the usual pace, without backoff, and said once.
+            state.due = time.monotonic() + endpoint.poll_seconds
+            if not state.paused:
+                state.paused = True
+                log.warning(
+                    "sftp pull paused: intake says try later; files stay on the carrier's server",
+                    carrier=endpoint.carrier,
+                    error=str(exc),
+                )
+            return
         except GatewayError as exc:
             state.failures += 1
             delay = min(endpoint.poll_seconds * 2**state.failures, MAX_BACKOFF)
@@ -129,6 +148,9 @@ class SftpPullChannel(Channel):
             state.due = time.monotonic() + min(endpoint.poll_seconds * 2**state.failures, 300)
             log.exception("sftp pull crashed, will retry", carrier=endpoint.carrier)
             return
+        if state.paused:
+            state.paused = False
+            log.info("sftp pull resumed: intake takes files again", carrier=endpoint.carrier)
         if state.failures:
             log.info("sftp pull recovered", carrier=endpoint.carrier, failures=state.failures)
         state.failures = 0

@@ -1093,6 +1093,9 @@ class _CarrierFiles(paramiko.SFTPServerInterface):
             return refused.code
         except OSError as exc:
             log.warning("sftp file operation failed", carrier=self.carrier, error=str(exc))
+            if is_disk_full(exc):  # e.g. no room for a new file's entry: "try later"
+                self.refusal = message("disk-full")
+                return SFTP_FAILURE
             return paramiko.SFTPServer.convert_errno(exc.errno or 0)
 
     def audit(self, action: str, **detail: Any) -> None:

@@ -121,7 +121,12 @@ def _filing(request: Request, who: Caller, carrier: str | None) -> _Filing:
     "/submissions",
     status_code=202,
     response_model=Accepted,
-    responses={503: {"description": "Queue full: nothing received; retry after Retry-After."}},
+    responses={
+        503: {
+            "description": "Queue full, or the gateway's storage full: nothing received; "
+            "retry after Retry-After."
+        }
+    },
 )
 async def submit(
     request: Request,

@@ -33,6 +33,7 @@ from gateway import housekeeping, worker
 from gateway.app import Gateway
 from gateway.channels.base import Inbound
 from gateway.channels.folders import write_at
+from gateway.channels.sftp_pull import _State
 from gateway.config import load_settings
 from gateway.exceptions import DiskFull
 from gateway.storage import credentials, disk, users
@@ -42,7 +43,9 @@ from gateway.storage.tables import acks, audit_log, jobs, submissions
 from gateway.web import create_app
 from gateway.worker import Worker
 from tests.integration.conftest import EXAMPLES, FakeClock
+from tests.integration.test_sftp_pull import endpoint as pull_endpoint
 from tests.integration.test_sftp_server import Server, make_key
+from tests.sshd import Sshd
 from tests.tmpfs import Tmpfs, mounted
 
 MiB = 1024 * 1024
@@ -432,3 +435,41 @@ def test_a_failed_ack_leaves_no_temporary_file_in_the_drop(
     with gateway.db.engine.connect() as conn:
         actions = set(conn.execute(sa.select(audit_log.c.action)).scalars())
     assert "received" in actions
+
+
+# -- SFTP pull --------------------------------------------------------------------------------
+
+
+def test_sftp_pull_leaves_files_on_the_carriers_server_and_polls_on_without_backoff(
+    on_disk: Callable[..., Gateway], fs: Tmpfs, sshd: Sshd, tmp_path: Path
+) -> None:
+    gateway = on_disk(min_free_bytes=str(MiB))
+    remote = tmp_path / "carrier"
+    for folder in ("inbox", "outbox"):
+        (remote / folder).mkdir(parents=True)
+    (remote / "inbox" / "r.xml").write_bytes(rksp(1))
+    ep = pull_endpoint(sshd, remote, poll_seconds=1.0)
+    intake = gateway.pipeline.receive_many
+    assert gateway.sftp_pull.poll(ep, intake).fetched == 0  # the first look only notes it
+    fs.fill(leave=MiB // 2)
+    state = _State(
+        seen={"r.xml": (len(rksp(1)), int((remote / "inbox" / "r.xml").stat().st_mtime))}
+    )
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(3):
+            before = time.monotonic()
+            gateway.sftp_pull._poll_with_backoff(ep, state, intake)
+            # Not the carrier's fault: no failure counted, the usual pace, no backoff.
+            assert (state.failures, round(state.due - before)) == (0, 1)
+        assert [p.name for p in (remote / "inbox").iterdir()] == ["r.xml"]
+        assert table(gateway, submissions) == []
+        fs.free()
+        gateway.sftp_pull._poll_with_backoff(ep, state, intake)
+    assert len(table(gateway, submissions)) == 1
+    assert list((remote / "inbox").iterdir()) == []
+    pull = [e["event"] for e in logs if e["event"].startswith("sftp pull")]
+    assert pull == [
+        "sftp pull paused: intake says try later; files stay on the carrier's server",
+        "sftp pull resumed: intake takes files again",
+        "sftp pull",
+    ]
