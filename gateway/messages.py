@@ -186,12 +186,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     # Duplicates and references
     "DUP-001": (
-        "Duplikat: isi berkas yang sama sudah diterima sebagai {nomor_aju}.",
-        "Duplicate: the same content was already received as {nomor_aju}.",
+        "Duplikat: dokumen dengan isi yang sama sudah diterima sebagai {nomor_aju}.",
+        "Duplicate: a document with the same content was already received as {nomor_aju}.",
     ),
     "DUP-002": (
         "Duplikat: nomor aju {nomor_aju} sudah dipakai oleh pengirim ini.",
         "Duplicate: submission number {nomor_aju} was already used by this sender.",
+    ),
+    # One number per call (gateway/call_keys.py): whoever sent the first, the call has it.
+    "CALL-001": (
+        "Kedatangan {conveyance} voyage {voyage} tanggal {day} di kantor {office} sudah "
+        "terdaftar sebagai BC 1.0 nomor {number} tanggal {date} ({document}); ajukan "
+        "perubahan atas BC 1.0 itu (Pasal 2 ayat 3), bukan {sent} baru.",
+        "The call of {conveyance} voyage {voyage} on {day} at office {office} is already "
+        "registered as BC 1.0 number {number} of {date} ({document}); send a change of that "
+        "BC 1.0 (Art. 2(3)), not a new {sent}.",
+    ),
+    "CALL-002": (
+        "{event_id} {conveyance} voyage {voyage} tanggal {day} di kantor {office} sudah "
+        "mempunyai BC 1.1 {direction} nomor {number} tanggal {date}; koreksi diajukan sebagai "
+        "perbaikan BC 1.1 itu (Pasal 6), bukan manifes kedua.",
+        "The {event_en} of {conveyance} voyage {voyage} on {day} at office {office} already "
+        "has {direction} BC 1.1 number {number} of {date}; corrections are amendments of that "
+        "BC 1.1 (Art. 6), not a second manifest.",
     ),
     "AJU-001": (
         "Nomor aju {nomor_aju} tidak sesuai: {detail}.",

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway import pos_ledger, unreadable
 from gateway.backpressure import Admission
+from gateway.call_keys import CallKey, RegisteredCall, keys_of
 from gateway.channels.base import Channel, Inbound, Received, ack_file_name
 from gateway.config import Settings
 from gateway.exceptions import DocumentError
@@ -57,12 +58,13 @@ from gateway.model import (
     RegistrationRef,
     Rksp,
 )
+from gateway.model.digest import content_digest
 from gateway.model.outcome import DocumentStatus, Outcome
 from gateway.model.registered_pos import RegisteredPos
 from gateway.numbering import aju_prefix, check_supplied, format_nomor_aju
 from gateway.reference import ReferenceData, compact_npwp
 from gateway.storage import call_facts as facts_store
-from gateway.storage import counters, reference_store
+from gateway.storage import call_register, counters, reference_store
 from gateway.storage import pos as pos_store
 from gateway.storage import submissions as store
 from gateway.storage.database import Database
@@ -79,6 +81,7 @@ from gateway.storage.tables import (
 from handlers import DEFAULT_RULES, Rule, RuleContext, evaluate
 from handlers.base import Bc10Call, CallFacts, Holder
 from handlers.calls import reported
+from handlers.register import call_taken
 from handlers.registration import accepted_status, registration_kind
 from parsers import detect_format
 from parsers.base import (
@@ -120,6 +123,9 @@ class _Decision:
     findings: tuple[Finding, ...]
     flags: tuple[Flag, ...]
     control_key: str | None = None
+    # doc:<digest of what the document says> (gateway/model/digest.py): computed here, outside
+    # the processing transaction, as it walks the whole record (0.3 s for 10,000 pos).
+    content_key: str | None = None
 
 
 # A submission as decided outside the transaction: its format, what was read, its documents.
@@ -134,7 +140,12 @@ class _Plan:
     fmt: Format
     decision: _Decision
     findings: list[Finding]
-    keys: list[str]
+    keys: list[str]  # dedup keys it holds once accepted: doc:<content digest>, aju:<nomor aju>
+    legacy_keys: list[str] = dataclasses.field(default_factory=list)  # looked up, not held
+    call_keys: tuple[CallKey, ...] = ()  # held once registered (gateway/call_keys.py)
+    call_taken: RegisteredCall | _Plan | None = None  # the call's number: registered, or
+    # an earlier plan of this batch (holding key call_key)
+    call_key: str = ""
     supplied_ok: bool = False
     stores_control_key: bool = False  # the first document of its envelope records the key
     status: DocumentStatus = DocumentStatus.REFUSED
@@ -147,7 +158,7 @@ class _Plan:
 
     @property
     def refused(self) -> bool:
-        return any(f.is_error for f in self.findings)
+        return self.call_taken is not None or any(f.is_error for f in self.findings)
 
 
 class Pipeline:
@@ -408,6 +419,7 @@ class Pipeline:
             bc11=_Bc11Lookup(self.db),
             bc10=_Bc10Lookup(self.db),
             counter_office=submission.counter_office,
+            calls=_CallLookup(self.db),
         )
         result = evaluate(document, context, self.rules)
         return _Decision(
@@ -419,6 +431,7 @@ class Pipeline:
             findings=parsed.findings + result.findings,
             flags=result.flags,
             control_key=parsed.control_key,
+            content_key=f"doc:{content_digest(_content(document))}",
         )
 
     @staticmethod
@@ -482,13 +495,21 @@ class Pipeline:
         decision: _Decision,
         reference: ReferenceData,
     ) -> _Plan:
+        document = decision.document
+        file_key = f"sha:{submission.sha256}:{decision.index}"
         plan = _Plan(
             submission=submission,
             fmt=fmt,
             decision=decision,
             findings=list(decision.findings),
-            keys=[f"sha:{submission.sha256}:{decision.index}"],
+            # What the document means, not how its file spells it (gateway/model/digest.py);
+            # the file's bytes are still looked up for documents accepted before schema 0008.
+            keys=[decision.content_key] if decision.content_key else [file_key],
+            legacy_keys=[file_key] if decision.content_key else [],
         )
+        office = reference.offices.get(decision.office_code or "")
+        if document is not None and office is not None and registration_kind(document):
+            plan.call_keys = keys_of(document, office.zone)
         supplied = decision.sender_reference
         if supplied:
             carrier = reference.carriers.get(submission.sender)
@@ -503,15 +524,22 @@ class Pipeline:
     @staticmethod
     def _find_duplicates(conn: Connection, plans: list[_Plan], reference: ReferenceData) -> None:
         """Same sender, same content or same nomor aju as an accepted document: refused.
+        A call that has its BC 1.0 (a call and direction that has its BC 1.1) already,
+        whoever sent it: refused.
 
         An envelope control number used before (X12 ISA13) refuses every document of the
         envelope, whatever their content, and nothing in it is numbered again.
+
+        Each check reads the keys committed before this transaction and those of the batch's
+        earlier documents; a twin another worker commits meanwhile makes this transaction
+        fail on the keys' primary keys, and its retry finds the twin here.
         """
         controlled = [p for p in plans if p.decision.control_key]
         used = store.find_duplicates(
             conn, [(p.submission.sender, p.decision.control_key or "") for p in controlled]
         )
         first_of: dict[tuple[str, str], _Plan] = {}
+        reused_envelope: set[int] = set()
         for plan in controlled:
             pair = (plan.submission.sender, plan.decision.control_key or "")
             owner = first_of.setdefault(pair, plan)
@@ -519,25 +547,47 @@ class Pipeline:
             if reused:
                 control = pair[1].rsplit(":", 1)[-1]
                 plan.findings.append(finding("DUP-003", control=control))
+                reused_envelope.add(id(plan))
             elif owner is plan:
                 plan.stores_control_key = True
+        # A document refused by a rule is still told it is a duplicate (a resent RKSP is told
+        # its call has its BC 1.0, and that it was received before); a reused envelope is
+        # refused as such only.
         candidates = [
-            p for p in plans if not p.refused and p.submission.sender in reference.carriers
+            p
+            for p in plans
+            if p.decision.document is not None
+            and p.submission.sender in reference.carriers
+            and id(p) not in reused_envelope
         ]
         taken = store.find_duplicates(
-            conn, [(p.submission.sender, k) for p in candidates for k in p.keys]
+            conn,
+            [(p.submission.sender, k) for p in candidates for k in (*p.keys, *p.legacy_keys)],
         )
         in_batch: dict[tuple[str, str], _Plan] = {}
         for plan in candidates:
-            for key in plan.keys:
+            for key in (*plan.keys, *plan.legacy_keys):
                 pair = (plan.submission.sender, key)
                 earlier: _Plan | str | None = taken.get(pair) or in_batch.get(pair)
                 if earlier is not None:
                     plan.duplicate_of, plan.duplicate_key = earlier, key
                     break
-            if plan.duplicate_of is None:
+            if plan.duplicate_of is None and not plan.refused:
                 for key in plan.keys:
                     in_batch[(plan.submission.sender, key)] = plan
+
+        # One number per call, whoever sends it (gateway/call_keys.py).
+        keyed = [p for p in plans if p.call_keys and not p.refused]
+        registered = call_register.find(conn, [str(k) for p in keyed for k in p.call_keys])
+        calls: dict[str, _Plan] = {}
+        for plan in keyed:
+            for call in plan.call_keys:
+                holder = registered.get(str(call)) or calls.get(str(call))
+                if holder is not None:
+                    plan.call_taken, plan.call_key = holder, str(call)
+                    break
+            if plan.call_taken is None and plan.duplicate_of is None:
+                calls.update((str(call), plan) for call in plan.call_keys)
 
     def _number(
         self, conn: Connection, plans: list[_Plan], reference: ReferenceData, now: datetime
@@ -602,6 +652,22 @@ class Pipeline:
                     number=f"{first + offset:06d}",
                     date=now.astimezone(zone).date(),
                 )
+        # Refusals naming the number of the call: known now for an earlier plan of the batch.
+        for plan in plans:
+            holder, document = plan.call_taken, plan.decision.document
+            if holder is None or document is None:
+                continue
+            if isinstance(holder, _Plan):
+                if holder.registration is None:  # it held the call's keys: it was numbered
+                    raise RuntimeError(f"{holder.nomor_aju} holds a call but has no number")
+                holder = RegisteredCall(
+                    key=plan.call_key,
+                    registration=holder.registration,
+                    document_type=holder.decision.document_type,
+                )
+            refusal = call_taken(document, plan.call_keys, holder)
+            at = next((i for i, f in enumerate(plan.findings) if f.code.startswith("DUP-")), None)
+            plan.findings.insert(len(plan.findings) if at is None else at, refusal)
 
     def _store(self, conn: Connection, plans: list[_Plan], now: datetime) -> None:
         ids = store.insert_documents(
@@ -625,6 +691,7 @@ class Pipeline:
             ],
         )
         dedup, regs, audit = [], [], []
+        held_calls: list[tuple[str, int]] = []
         ledger: list[pos_ledger.Accepted] = []
         for plan, document_id in zip(plans, ids, strict=True):
             plan.document_id = document_id
@@ -643,6 +710,7 @@ class Pipeline:
                     }
                 )
             if plan.registration is not None:
+                held_calls += [(str(call), document_id) for call in plan.call_keys]
                 ref = plan.registration
                 regs.append(
                     {
@@ -683,6 +751,7 @@ class Pipeline:
             )
         store.insert_rows(conn, dedup_keys, dedup)
         store.insert_rows(conn, registrations, regs)
+        call_register.insert(conn, held_calls)
         store.insert_rows(conn, audit_log, audit)
         # After the registrations: an amendment or closing may name a BC 1.1 of this batch.
         pos_ledger.record_accepted(conn, ledger, now=now)
@@ -890,6 +959,19 @@ class _Bc11Lookup:
         return {number: stored.state for number, stored in found.items()}
 
 
+class _CallLookup:
+    """The calls registered BC 1.0s and BC 1.1s hold (table call_keys), for the rules."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def holder(self, keys: Sequence[CallKey]) -> RegisteredCall | None:
+        wanted = [str(key) for key in keys]
+        with self.db.engine.connect() as conn:
+            found = call_register.find(conn, wanted)
+        return next((found[key] for key in wanted if key in found), None)
+
+
 class _Bc10Lookup:
     """Registered BC 1.0s, read from their documents' summaries (see :func:`summarize`)."""
 
@@ -971,6 +1053,15 @@ class _Bc10Lookup:
                 )
             )
         return tuple(calls)
+
+
+def _content(document: Document) -> Document:
+    """The document as the duplicate check compares it: without the sender's own nomor aju
+    (a document sent again under a new submission number is the same document; a nomor aju
+    used twice has a key of its own, DUP-002)."""
+    return dataclasses.replace(
+        document, header=dataclasses.replace(document.header, sender_reference=None)
+    )
 
 
 def _first_voyage(summary: Mapping[str, Any]) -> str | None:

@@ -7,9 +7,10 @@ data snapshot, the clock's reading, the sender, the channel) and return findings
 from __future__ import annotations
 
 # The rules run in this order: who sends and where, identifiers, deadlines, content,
-# amendments (Art. 6) and pos closings (Art. 10).
+# amendments (Art. 6), pos closings (Art. 10), one number per call (Art. 2(5), 4(12), 8(8)).
 # isort: off
 from handlers import sender, identifiers, timing, content, amendments, closing  # noqa: F401 - registers the rules
+from handlers import register  # noqa: F401 - registers the rules
 
 # isort: on
 from handlers.base import Evaluation, Rule, RuleContext, evaluate

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gateway.call_keys import CallKey, RegisteredCall
 from gateway.model import Conveyance, Document, DocumentType, Finding, Flag, RegistrationRef
 from gateway.model.common import RECORD
 from gateway.model.registered_pos import RegisteredPos
@@ -99,6 +100,21 @@ class NoBc10:
         return ()
 
 
+class CallRegister(Protocol):
+    """Read access to the calls registered BC 1.0s and BC 1.1s hold (gateway/call_keys.py)."""
+
+    def holder(self, keys: Sequence[CallKey]) -> RegisteredCall | None:
+        """The registration holding one of these keys (the first found), or None."""
+        ...
+
+
+class NoCalls:
+    """No call is registered: for contexts built without a database (tests, tools)."""
+
+    def holder(self, keys: Sequence[CallKey]) -> RegisteredCall | None:
+        return None
+
+
 @dataclass(**RECORD)
 class RuleContext:
     reference: ReferenceData
@@ -109,6 +125,7 @@ class RuleContext:
     bc10: Bc10Lookup = NoBc10()  # noqa: RUF009 - stateless, sharing one instance is harmless
     # Set for a file an officer took at the counter (channel media): the office it is for.
     counter_office: str | None = None
+    calls: CallRegister = NoCalls()  # noqa: RUF009 - stateless, sharing one instance is harmless
 
 
 Rule = Callable[[Document, RuleContext], Iterable[Finding | Flag]]

@@ -159,7 +159,9 @@ manifest_pos = Table(
     UniqueConstraint("document_id", "pos_number"),
 )
 
-# A row per (sender, key) of every accepted document: same content, same sender reference.
+# A row per (sender, key) of every accepted document: same content (doc:<digest of the
+# canonical record>), same sender reference (aju:<nomor aju>); sha:<file sha256>:<index> rows
+# of documents accepted before schema 0008 are still looked up.
 # The unique key is what stops two workers from accepting the same document twice.
 dedup_keys = Table(
     "dedup_keys",
@@ -167,6 +169,16 @@ dedup_keys = Table(
     Column("sender", String(20), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("document_id", ForeignKey("documents.id"), nullable=False),
+)
+
+# A row per call key of every registered BC 1.0 and BC 1.1 (gateway/call_keys.py: office,
+# conveyance, voyage, day of arrival or departure), whoever sent it: the primary key is what
+# stops a second BC 1.0 for a call, or a second BC 1.1 for a call and direction (issue 13).
+call_keys = Table(
+    "call_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("document_id", ForeignKey("documents.id"), nullable=False, index=True),
 )
 
 counters = Table(

@@ -69,9 +69,12 @@ def test_process_registers_then_refuses_the_same_file_as_duplicate(tmp_path: Pat
     code, again = process(tmp_path, EXAMPLE)
     assert code == 1
     assert again["status"] == "REFUSED" and again["registration"] is None
-    # Besides the refusal, the rules' warnings (MAN-010: no RKSP of this call) come again.
-    [error] = [e for e in again["errors"] if e["severity"] == "ERROR"]
-    assert error["code"] == "DUP-001"
+    # Besides the refusals, the rules' warnings (MAN-010: no RKSP of this call) come again.
+    # The arrival has its BC 1.1 (CALL-002), and the same content was received (DUP-001).
+    errors = {e["code"]: e for e in again["errors"] if e["severity"] == "ERROR"}
+    assert list(errors) == ["CALL-002", "DUP-001"]
+    assert f"BC 1.1 number {registration['number']}" in errors["CALL-002"]["message_en"]
+    error = errors["DUP-001"]
     assert first["nomor_aju"] in error["message_id"] and first["nomor_aju"] in error["message_en"]
 
     status = cli(tmp_path, "status", first["nomor_aju"], "--json")

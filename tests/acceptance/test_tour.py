@@ -1,7 +1,8 @@
 """The README tour, end to end on the real gateway process.
 
 Start the gateway, drop the example RKSP into DEMO's in/ folder and get a BC 1.0 number back,
-drop the example inward manifest and get a BC 1.1 number, then stop it with SIGTERM.
+drop the same RKSP again with CRLF line ends and be told its call has that BC 1.0, drop the
+example inward manifest and get a BC 1.1 number, then stop it with SIGTERM.
 """
 
 from __future__ import annotations
@@ -72,6 +73,20 @@ def test_tour_rksp_and_manifest_then_sigterm(
     assert reported["registration"]["number"] == registration["number"]
     assert reported["registration"]["kind"] == "BC 1.0"
 
+    # The README's resend: the same RKSP with CRLF line ends is the same call and the same
+    # document: refused, naming BC 1.0 and the first submission, no second number.
+    first_aju, bc10 = response["nomor_aju"], registration
+    again = rksp.replace(b"\n", b"\r\n")
+    drop_file(inbox, "rksp-again.xml", again)
+    refused = read_response(wait_for_response(outbox, "rksp-again", gateway=gateway))
+    assert refused["status"] == "REFUSED" and refused["registration"] is None, refused
+    assert [e["code"] for e in refused["errors"]] == ["CALL-001", "DUP-001"]
+    call, duplicate = refused["errors"]
+    assert f"BC 1.0 number {bc10['number']} of {bc10['date']}" in call["message_en"]
+    assert "send a change of that BC 1.0 (Art. 2(3))" in call["message_en"]
+    assert f"BC 1.0 nomor {bc10['number']}" in call["message_id"]
+    assert first_aju in duplicate["message_en"]
+
     # 2. The inward manifest gets a BC 1.1 registration.
     manifest = example("manifest-inward.xml")
     drop_file(inbox, "manifest-inward.xml", manifest)
@@ -89,7 +104,7 @@ def test_tour_rksp_and_manifest_then_sigterm(
         message="manifest-inward.xml to leave in/",
     )
     assert [p.read_bytes() for p in archive.glob("*-manifest-inward.xml")] == [manifest]
-    assert scalar(gateway.db_path, "SELECT count(*) FROM documents") == 2
+    assert scalar(gateway.db_path, "SELECT count(*) FROM documents") == 3
     assert scalar(gateway.db_path, "SELECT count(*) FROM registrations") == 2
 
     # 3. SIGTERM: a clean stop, exit code 0, well within 30 s.

@@ -143,8 +143,8 @@ def test_edifact_mixed_package_types_hide_no_unknown_one(gateway: Gateway) -> No
     mixed = replaced(example("manifest-inward.edi"), ("GID+2+80:CT'", "GID+2+80:BX'"))
     [result] = run(gateway, mixed.encode("latin-1"), name="mixed.edi")
     assert result["status"] == "REGISTERED" and refusals(result) == []
-    unknown = replaced(
-        example("manifest-inward.edi").replace("MANIN0001", "MANIN0002"),
+    unknown = replaced(  # another envelope and another call (one BC 1.1 per call)
+        example("manifest-inward.edi").replace("MANIN0001", "MANIN0002").replace("025N", "026N"),
         ("GID+2+80:CT'", "GID+2+80:QX'"),
     )
     [refused] = run(gateway, unknown.encode("latin-1"), name="unknown.edi")

@@ -52,7 +52,7 @@ def test_every_example_is_numbered_and_its_cusres_reads_back(gateway: Gateway) -
 def test_reused_interchange_reference_is_refused_with_contrl_26(gateway: Gateway) -> None:
     text = (EXAMPLES / "rksp.edi").read_text(encoding="latin-1")
     [first] = run(gateway, text.encode("latin-1"), name="a.edi")
-    again = text.replace("KM DEMO NUSANTARA", "KM DEMO NUSANTARA II")
+    again = text.replace("RFF+VON:025N", "RFF+VON:026N").replace("TDT+20+025N", "TDT+20+026N")
     [second] = run(gateway, again.encode("latin-1"), name="b.edi")
     assert first["status"] == "REGISTERED"
     assert second["status"] == "REFUSED" and codes(second) == ["DUP-003"]

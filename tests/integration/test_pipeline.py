@@ -63,8 +63,10 @@ def test_every_example_document_type_is_numbered_or_accepted(gateway: Gateway) -
 def test_same_content_again_is_refused_without_a_second_number(gateway: Gateway) -> None:
     [first] = run(gateway, rksp())
     [again] = run(gateway, rksp())
-    assert again["status"] == "REFUSED" and codes(again) == ["DUP-001"]
-    assert first["nomor_aju"] in again["errors"][0]["message_en"]
+    # The call has its BC 1.0 (CALL-001) and the document was received before (DUP-001).
+    assert again["status"] == "REFUSED" and codes(again) == ["CALL-001", "DUP-001"]
+    assert "BC 1.0 number 000001" in again["errors"][0]["message_en"]
+    assert first["nomor_aju"] in again["errors"][1]["message_en"]
     assert again["registration"] is None
     [other] = run(gateway, rksp(voyage="026N"))
     assert other["registration"]["number"] == "000002"  # the duplicate used no number
@@ -79,7 +81,7 @@ def test_sender_supplied_nomor_aju_is_used_and_unique(gateway: Gateway) -> None:
     [again] = run(gateway, changed.encode())
     assert again["status"] == "REFUSED" and codes(again) == ["DUP-002"]
     assert again["nomor_aju"] != aju
-    foreign = with_header(example("rksp.xml"), nomor_aju="040301SAMU0120260310000001")
+    foreign = with_header(rksp("027N").decode(), nomor_aju="040301SAMU0120260310000001")
     [bad] = run(gateway, foreign.encode())
     assert codes(bad) == ["AJU-001"] and "SAMU01" in bad["errors"][0]["message_en"]
 
