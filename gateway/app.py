@@ -51,7 +51,7 @@ from gateway.channels.media import CounterMediaChannel
 from gateway.channels.sftp_pull import SftpPullChannel
 from gateway.channels.sftp_server import SftpServerChannel
 from gateway.config import Settings
-from gateway.exceptions import ConfigurationError, GatewayError
+from gateway.exceptions import ConfigurationError, DatabaseUnavailable, GatewayError
 from gateway.housekeeping import build_jobs, sweep_temporary_files
 from gateway.login_guard import LoginPolicy
 from gateway.pipeline import Clock, Pipeline
@@ -216,7 +216,7 @@ class Gateway:
                 )
             )
         lease = timedelta(seconds=settings.lease_seconds)
-        worker_ids: list[str] = []
+        workers: list[Worker] = []
         if Role.WORKER in roles:
             for n in range(settings.workers):
                 worker = Worker(
@@ -225,7 +225,7 @@ class Gateway:
                     clock=self.clock,
                     lease=lease,
                 )
-                worker_ids.append(worker.worker_id)
+                workers.append(worker)
                 threads.append(
                     threading.Thread(
                         target=functools.partial(worker.run, self.stop),
@@ -236,7 +236,7 @@ class Gateway:
             threads.append(threading.Thread(target=self._sweep, name="sweeper", daemon=True))
             threads.append(
                 threading.Thread(
-                    target=functools.partial(self._heartbeat, worker_ids, lease),
+                    target=functools.partial(self._heartbeat, workers, lease),
                     name="heartbeat",
                     daemon=True,
                 )
@@ -256,7 +256,7 @@ class Gateway:
             web=f"http://{web.host}:{web.port}/" if web is not None else None,
             web_port=web.port if web is not None else None,
             sftp_host_key=self.sftp.host_key_fingerprint if sftp_port is not None else None,
-            workers=len(worker_ids),
+            workers=len(workers),
             requeued=requeued,
             partial_files_removed=swept,
             message_id="Gateway PDE berjalan; letakkan berkas di folder in/ pengangkut.",
@@ -271,9 +271,9 @@ class Gateway:
             thread.join(timeout=30)
         # A worker still busy after the wait: its jobs go back now, not after its lease.
         handed_back = 0
-        for worker_id in worker_ids:
+        for worker in workers:
             try:
-                handed_back += self.pipeline.queue.release_worker(worker_id)
+                handed_back += self.pipeline.queue.release_worker(worker.worker_id)
             except GatewayError as exc:
                 log.warning("jobs not handed back; their lease will expire", error=str(exc))
         self.db.dispose()
@@ -298,19 +298,27 @@ class Gateway:
                 requeued = self.pipeline.queue.requeue_expired(now=self.clock())
                 if requeued:
                     log.warning("requeued jobs of vanished workers", count=requeued)
+            except DatabaseUnavailable:
+                continue  # the workers say so, once per outage; the next round retries
             except Exception:  # keep sweeping whatever happens; the next round retries
                 log.exception("sweep failed")
 
-    def _heartbeat(self, worker_ids: list[str], lease: timedelta) -> None:
-        """Renew the lease of every job this process's workers hold, three times per lease.
+    def _heartbeat(self, workers: list[Worker], lease: timedelta) -> None:
+        """Renew the lease of every job this process's workers are running, three times per
+        lease.
 
         A long batch (large files) keeps its jobs; a process that stops beating (SIGKILL,
         a frozen machine) loses them once the lease runs out and the sweeper hands them out.
+        Only jobs in progress (``Worker.in_hand``): a batch that broke off (a database
+        outage) is not kept by a process that lives on.
         """
         interval = max(lease.total_seconds() / 3, 0.1)
         while not self.stop.wait(interval):
+            held = {worker.worker_id: worker.in_hand for worker in workers}
             try:
-                self.pipeline.queue.extend_leases(worker_ids, now=self.clock(), lease=lease)
+                self.pipeline.queue.extend_leases(held, now=self.clock(), lease=lease)
+            except DatabaseUnavailable:
+                continue  # the workers say so, once per outage; the next beat retries
             except Exception:  # keep beating; a missed beat only shortens one lease
                 log.exception("heartbeat failed")
 

@@ -11,6 +11,7 @@ caller what to do with it::
     │   └── XmlDocumentError        malformed, hostile (DTD/entities) or schema-invalid XML
     ├── TransientError              the environment is at fault: retry later
     │   ├── StorageUnavailable      database or disk not reachable right now
+    │   │   ├── DatabaseUnavailable the database cannot be reached (down, restarting, cut off)
     │   │   └── DiskFull            no room on the data dir (ENOSPC, a full database, the floor)
     │   ├── Overloaded              the work queue is over max_queue_depth: send again later
     │   └── UnsafeFolder            a carrier's folder is a link (or not a folder): not used
@@ -69,6 +70,19 @@ class TransientError(GatewayError):
 
 class StorageUnavailable(TransientError):
     """The database or the raw-file store is not reachable right now."""
+
+
+class DatabaseUnavailable(StorageUnavailable):
+    """The database cannot be reached: the connection was refused or lost, the server is
+    shutting down or starting up (``gateway.storage.database`` turns every such driver error
+    into this one). A state of the deployment, not of a file: requests are answered "try
+    later" (HTTP 503 + Retry-After), workers hand their jobs back without spending an
+    attempt and carry on once it answers again."""
+
+    def __init__(self, detail: str, *, retry_after: int = 30) -> None:
+        self.detail = detail  # the driver's first line, for the logs
+        self.retry_after = retry_after  # seconds, for HTTP Retry-After
+        super().__init__(f"database unavailable: {detail}")
 
 
 class DiskFull(StorageUnavailable):

@@ -50,6 +50,7 @@ from sqlalchemy.pool import NullPool
 from gateway.exceptions import GatewayError
 from gateway.model.common import RECORD
 from gateway.storage.database import Database, insert_for
+from gateway.storage.disk import Episode
 from gateway.storage.tables import scheduled_runs
 
 log = structlog.get_logger("gateway.scheduler")
@@ -95,13 +96,20 @@ class PostgresLeaderLock:
         self.engine = sa.create_engine(url, poolclass=NullPool)
         self.lock_id = lock_id
         self._conn: sa.Connection | None = None
+        # Asked every LEADER_RETRY_SECONDS: an outage is said when it begins and ends.
+        self._unreachable = Episode(
+            log,
+            began="leader lock: database unreachable; waiting for it",
+            ended="leader lock: database answers again",
+        )
 
     def acquire(self) -> bool:
         try:
             conn = self.engine.connect()
         except sa.exc.SQLAlchemyError as exc:
-            log.warning("leader lock: database unreachable", error=str(exc))
+            self._unreachable.begin(error=str(getattr(exc, "orig", exc)).strip().split("\n")[0])
             return False
+        self._unreachable.end()
         try:
             got = conn.execute(
                 sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": self.lock_id}

@@ -18,6 +18,16 @@ neither: it is waited out. The jobs go back with the attempt given back
 it lasts; it is logged once when it begins and once when work goes through again. A file
 decided while the disk is full stays decided: its PROCESS job is done at the decision, and
 an acknowledgment that cannot be written waits in its DELIVER job.
+
+A database outage (:class:`~gateway.exceptions.DatabaseUnavailable`: the server stopped,
+restarting, cut off) is waited out too, and is not the jobs' fault either. The batch in hand
+breaks off; once the database answers again (tried every ``OUTAGE_WAIT`` seconds at most)
+the worker first gives back every job the database says it holds, with the attempt given
+back (``JobQueue.put_back_worker``: it cannot know whether a claim's reply was lost with the
+connection), then claims afresh: within seconds of the database's return, without a
+restart. The heartbeat renews only the leases of jobs a worker is running (:attr:`in_hand`),
+so a batch that broke off is never kept ``doing`` by a live process. Logged once per outage
+and process, when it begins and when it ends.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import structlog
 from gateway.exceptions import TransientError
 from gateway.model.common import RECORD
 from gateway.pipeline import Clock, Pipeline
+from gateway.storage.database import is_unavailable
 from gateway.storage.disk import Episode, is_disk_full
 from gateway.storage.queue import Job, JobKind, JobQueue
 
@@ -79,6 +90,13 @@ DISK_FULL = Episode(
     began="data dir full: decided files' acknowledgments wait for room (no attempt spent)",
     ended="data dir has room again: waiting work goes through",
 )
+# Seconds at most between tries while the database is away: its return is used within this.
+OUTAGE_WAIT = 1.0
+DATABASE_AWAY = Episode(
+    log,
+    began="database unavailable: workers wait, the jobs in hand go back untried",
+    ended="database answers again: workers carry on",
+)
 
 
 class Worker:
@@ -97,46 +115,85 @@ class Worker:
         self.worker_id = worker_id
         self.clock = clock
         self.lease = lease
+        # The ids of the jobs this worker is running now, for the heartbeat (another thread:
+        # replaced whole, never changed in place).
+        self.in_hand: frozenset[int] = frozenset()
+        # Jobs may still be held in the database by this worker after an outage.
+        self._stranded = False
 
     def run(self, stop: threading.Event) -> None:
         wait = IDLE_WAIT
         while not stop.is_set():
             try:
+                if self._stranded:
+                    self._give_back_stranded()
                 worked = self.run_once()
             except TransientError as exc:
+                if is_unavailable(exc):
+                    self._stranded = True
+                    DATABASE_AWAY.begin(error=str(exc)[:300])
+                    stop.wait(wait)
+                    wait = min(wait * 2, OUTAGE_WAIT)
+                    continue
                 if is_disk_full(exc):  # SQLite on the full disk: said once, not per claim
                     DISK_FULL.begin(error=_cause(exc))
                 else:
                     log.warning("queue unavailable", error=str(exc), worker=self.worker_id)
                 worked = False
+            DATABASE_AWAY.end()
             if worked:
                 wait = IDLE_WAIT
             else:
                 stop.wait(wait)
                 wait = min(wait * 2, MAX_IDLE_WAIT)
-        self.queue.release_worker(self.worker_id)
+        try:
+            self.queue.release_worker(self.worker_id)
+        except TransientError as exc:  # Gateway.run tries again, else the lease runs out
+            log.warning("jobs not handed back at stop", error=str(exc), worker=self.worker_id)
 
     def run_once(self) -> bool:
-        """Claim and run one batch of jobs; False when the queue had nothing ready."""
+        """Claim and run one batch of jobs; False when the queue had nothing ready.
+
+        Raises :class:`~gateway.exceptions.DatabaseUnavailable` when the database went away
+        with the batch in hand (:meth:`run` gives the batch back once it answers).
+        """
         jobs = self.queue.claim_batch(
             self.worker_id, now=self.clock(), lease=self.lease, limit=self.batch_size
         )
         if not jobs:
             return False
-        for kind in JobKind:
-            batch = [job for job in jobs if job.kind is kind]
-            if not batch:
-                continue
-            try:
-                self._run(kind, [job.ref for job in batch])
-            except Exception as exc:
-                if is_disk_full(exc):  # no job is at fault: all of them wait for room
-                    self._wait_for_room(batch, exc)
-                    continue
-                # Find the job at fault: run each alone, so one bad job cannot hold back the rest.
-                for job in batch:
-                    self._run_alone(job)
+        self.in_hand = frozenset(job.id for job in jobs)
+        try:
+            for kind in JobKind:
+                batch = [job for job in jobs if job.kind is kind]
+                if batch:
+                    self._run_batch(kind, batch)
+        finally:
+            # Done, handed back, or broken off: in any case no longer renewed.
+            self.in_hand = frozenset()
         return True
+
+    def _run_batch(self, kind: JobKind, batch: list[Job]) -> None:
+        try:
+            self._run(kind, [job.ref for job in batch])
+        except Exception as exc:
+            if is_unavailable(exc):  # no job is at fault, and none can be told apart now
+                raise
+            if is_disk_full(exc):  # no job is at fault: all of them wait for room
+                self._wait_for_room(batch, exc)
+                return
+            # Find the job at fault: run each alone, so one bad job cannot hold back the rest.
+            for job in batch:
+                self._run_alone(job)
+
+    def _give_back_stranded(self) -> None:
+        """After an outage: whatever the database says this worker holds goes back untried."""
+        given = self.queue.put_back_worker(
+            self.worker_id, "database unavailable (handed back untried)", run_after=self.clock()
+        )
+        self._stranded = False
+        if given:
+            log.info("jobs handed back after a database outage", count=given, worker=self.worker_id)
 
     def _run(self, kind: JobKind, refs: list[int]) -> None:
         if kind is JobKind.PROCESS:
@@ -147,6 +204,8 @@ class Worker:
             try:
                 self.pipeline.deliver_many(refs)
             except Exception as exc:
+                if is_unavailable(exc):
+                    raise  # decided and done; the DELIVER jobs deliver once it is back
                 if is_disk_full(exc):
                     DISK_FULL.begin(error=_cause(exc))
                     return
@@ -180,6 +239,8 @@ class Worker:
                 self._failed(job, exc)
 
     def _failed(self, job: Job, exc: Exception) -> None:
+        if is_unavailable(exc):
+            raise exc  # not this job's fault: the whole batch goes back (run_once)
         if is_disk_full(exc):
             self._wait_for_room([job], exc)
             return

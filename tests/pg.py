@@ -147,6 +147,8 @@ class PostgresServer:
     host: str = "127.0.0.1"
     user: str = "postgres"
     run_as: pwd.struct_passwd | None = None
+    # More ``-c name=value`` pairs, after (so over) the speed settings.
+    settings: tuple[str, ...] = ()
     _admin: psycopg.Connection[tuple[object, ...]] | None = field(default=None, repr=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
@@ -258,6 +260,7 @@ class PostgresServer:
             "-p",
             str(self.port),
             *_SERVER_SETTINGS,
+            *(arg for setting in self.settings for arg in ("-c", setting)),
         ]
         with open(self.log_file, "ab") as log:
             self._proc = subprocess.Popen(
@@ -302,6 +305,21 @@ class PostgresServer:
         self._proc.wait(timeout=30)
         self._proc = None
 
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server as an outage does (``pg_ctl stop -m fast|immediate``: sessions cut,
+        new connections refused), keeping its data; :meth:`start` brings it back on the same
+        port (after ``immediate``, through crash recovery)."""
+        if mode not in {"smart", "fast", "immediate"}:
+            raise ValueError(f"unknown pg_ctl stop mode {mode!r}")
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+        pg_ctl = str(self.bin_dir / "pg_ctl")
+        self._run([pg_ctl, "stop", "-w", "-m", mode, "-D", str(self.data_dir)], timeout=60)
+        if self._proc is not None:
+            self._proc.wait(timeout=30)
+            self._proc = None
+
     def stop(self) -> None:
         """Stop the server immediately, reap it and remove its directory."""
         try:
@@ -325,8 +343,12 @@ class PostgresServer:
                 shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
-def start_postgres(attempts: int = 3) -> PostgresServer:
+def start_postgres(attempts: int = 3, *, settings: Sequence[str] = ()) -> PostgresServer:
     """initdb a throwaway cluster under a temp dir and start it on a free loopback port.
+
+    ``settings``: ``name=value`` server settings over the speed ones, e.g.
+    ``synchronous_commit=on`` for a server that a test stops with ``-m immediate`` (with
+    commits asynchronous, the last ones acknowledged would be lost).
 
     Raises :class:`PostgresUnavailable` when the binaries are missing and
     :class:`PostgresStartError` when the cluster fails to come up.
@@ -341,7 +363,9 @@ def start_postgres(attempts: int = 3) -> PostgresServer:
     if run_as is not None:
         os.chown(base_dir, run_as.pw_uid, run_as.pw_gid)
 
-    server = PostgresServer(bin_dir=bin_dir, base_dir=base_dir, port=0, run_as=run_as)
+    server = PostgresServer(
+        bin_dir=bin_dir, base_dir=base_dir, port=0, run_as=run_as, settings=tuple(settings)
+    )
     try:
         server.socket_dir.mkdir(mode=0o700)
         if run_as is not None:

@@ -13,10 +13,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from gateway.exceptions import ConfigurationError, DiskFull, StorageUnavailable
+from gateway.exceptions import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    DiskFull,
+    StorageUnavailable,
+)
 from gateway.storage import disk
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -24,6 +29,12 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SCHEMA_REVISION = "0010"
 # Held while migrating so that two processes starting together do not both migrate.
 _MIGRATION_LOCK_ID = 0x5044_4547  # "PDEG"
+# SQLSTATEs of a server that is away: class 08 (connection exception) and 57P01-57P03 (an
+# administrator's shutdown, a crash, "the database system is starting up / shutting down").
+_AWAY_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# Seconds to wait for a connection to a PostgreSQL server that does not answer (a cut network
+# drops packets instead of refusing): without it a worker could hang for minutes.
+CONNECT_TIMEOUT = 10
 
 
 class Database:
@@ -118,7 +129,60 @@ def _create_engine(url: str, *, pool_size: int) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # pool_pre_ping: connections pooled before an outage are found dead and replaced at
+    # checkout, so the pool recovers by itself once the server is back.
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+    engine = sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+    event.listen(engine, "handle_error", _database_away)
+    return engine
+
+
+def _database_away(context: ExceptionContext) -> DatabaseUnavailable | None:
+    """Every way of meeting a database that is away becomes :class:`DatabaseUnavailable`.
+
+    Refused at connect, lost in mid-statement or at COMMIT, "shutting down", "starting up":
+    whichever way the driver says it, on whichever path (a transaction, a read, the
+    back-pressure count), callers see one exception, a :class:`TransientError`, so that the
+    web answers 503 and workers hand their jobs back instead of spending attempts. The
+    connection is invalidated, and with it the pool's others (all dead after an outage).
+    """
+    if context.is_pre_ping:
+        return None  # a failed ping: the pool reconnects, and that attempt comes here if it fails
+    original = context.original_exception
+    if disk.is_disk_full(original):
+        return None  # a full disk is not an outage (Database.transaction: DiskFull)
+    sqlstate = str(getattr(original, "sqlstate", None) or "")
+    connecting = context.connection is None
+    dbapi_error = context.dialect.loaded_dbapi.Error
+    if not (
+        context.is_disconnect
+        or sqlstate.startswith(_AWAY_SQLSTATES)
+        or (connecting and isinstance(original, dbapi_error))
+    ):
+        return None
+    context.is_disconnect = True
+    text = str(original).strip()
+    return DatabaseUnavailable(text.splitlines()[0] if text else type(original).__name__)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc``, or anything in its chain, says the database could not be reached."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DatabaseUnavailable):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

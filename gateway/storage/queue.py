@@ -9,6 +9,7 @@ and the database's single writer lock serialises claims. A worker that dies leav
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -190,13 +191,40 @@ class JobQueue:
         letters for it. Only jobs still in hand: one finished meanwhile stays done."""
         if not held:
             return 0
+        return self._untried(
+            jobs.c.id.in_(sa.bindparam("ids", expanding=True)),
+            {"ids": [job.id for job in held]},
+            error=error,
+            run_after=run_after,
+        )
+
+    def put_back_worker(self, worker_id: str, error: str, *, run_after: datetime) -> int:
+        """Every job ``worker_id`` still holds, handed back untried (see :meth:`put_back`).
+
+        After a database outage a worker cannot know which of its claims went through (the
+        reply to one may have been lost with the connection), so it gives back whatever the
+        database says it holds; a job the sweeper handed to another worker meanwhile is that
+        worker's and stays.
+        """
+        return self._untried(
+            jobs.c.locked_by == sa.bindparam("worker"),
+            {"worker": worker_id},
+            error=error,
+            run_after=run_after,
+        )
+
+    def _untried(
+        self,
+        which: sa.ColumnElement[bool],
+        params: dict[str, Any],
+        *,
+        error: str,
+        run_after: datetime,
+    ) -> int:
         with self.db.transaction() as conn:
             result = conn.execute(
                 sa.update(jobs)
-                .where(
-                    jobs.c.id.in_(sa.bindparam("ids", expanding=True)),
-                    jobs.c.status == JobStatus.DOING,
-                )
+                .where(which, jobs.c.status == JobStatus.DOING)
                 .values(
                     status=JobStatus.TODO,
                     attempts=sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
@@ -205,7 +233,7 @@ class JobQueue:
                     locked_by=None,
                     lease_until=None,
                 ),
-                {"ids": [job.id for job in held]},
+                params,
             )
         return int(result.rowcount)
 
@@ -241,19 +269,29 @@ class JobQueue:
             )
         return int(result.rowcount)
 
-    def extend_leases(self, worker_ids: list[str], *, now: datetime, lease: timedelta) -> int:
-        """Heartbeat: jobs still held by these workers keep their lease for another ``lease``."""
-        if not worker_ids:
+    def extend_leases(
+        self, held: Mapping[str, Collection[int]], *, now: datetime, lease: timedelta
+    ) -> int:
+        """Heartbeat: the jobs each worker is running right now (worker id -> job ids) keep
+        their lease for another ``lease``.
+
+        Only work in progress: a job its worker no longer runs (its batch broke off in a
+        database outage, say) is not renewed, so it cannot stay ``doing`` for as long as the
+        process lives; its worker hands it back, or the sweeper once the lease runs out.
+        """
+        ids = sorted({job_id for job_ids in held.values() for job_id in job_ids})
+        if not ids:
             return 0
         with self.db.transaction() as conn:
             result = conn.execute(
                 sa.update(jobs)
                 .where(
                     jobs.c.status == JobStatus.DOING,
+                    jobs.c.id.in_(sa.bindparam("ids", expanding=True)),
                     jobs.c.locked_by.in_(sa.bindparam("workers", expanding=True)),
                 )
                 .values(lease_until=now + lease),
-                {"workers": worker_ids},
+                {"ids": ids, "workers": sorted(held)},
             )
         return int(result.rowcount)
 

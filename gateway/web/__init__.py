@@ -19,7 +19,7 @@ from gateway.exceptions import DiskFull, Overloaded
 from gateway.login_guard import LoginGuard, LoginPolicy
 from gateway.metrics import build_registry
 from gateway.storage.disk import DataDirSpace
-from gateway.web import api, calls, console, health, limits
+from gateway.web import api, calls, console, health, limits, unavailable
 
 log = structlog.get_logger("gateway.web")
 
@@ -100,6 +100,10 @@ def create_app(gateway: Gateway) -> FastAPI:
             status_code=503,
             headers={"retry-after": str(exc.retry_after)},
         )
+
+    # The database (or raw store) away: 503 + Retry-After, never a traceback. DiskFull, a
+    # StorageUnavailable too, keeps its own handler above (the most specific one answers).
+    unavailable.install(app)
 
     @app.exception_handler(console._LoginFirst)
     async def login_first(request: Request, exc: console._LoginFirst) -> Response:

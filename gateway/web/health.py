@@ -91,5 +91,5 @@ def _not_ready(reason_en: str, reason_id: str, **detail: object) -> JSONResponse
 
 def _first_line(exc: BaseException) -> str:
     # Driver errors run to several lines (and may carry the SQL): the first one says enough.
-    text = str(getattr(exc, "orig", None) or exc).strip()
+    text = str(getattr(exc, "orig", None) or getattr(exc, "detail", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

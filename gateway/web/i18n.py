@@ -83,6 +83,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "results": ("Hasil", "Results"),
     "not_found": ("Tidak ditemukan.", "Not found."),
     "forbidden": ("Anda tidak berhak membuka halaman ini.", "You may not open this page."),
+    # {seconds}: the Retry-After of the answer (gateway/web/unavailable.py).
+    "unavailable": (
+        "Gateway sementara tidak dapat melayani: basis data atau penyimpanannya tidak "
+        "tersedia. Coba lagi dalam {seconds} detik.",
+        "The gateway cannot serve right now: its database or storage is unavailable. "
+        "Try again in {seconds} seconds.",
+    ),
     "uploaded": ("Berkas diterima sebagai pengajuan", "File received as submission"),
     "progress": ("Kemajuan unggahan", "Upload progress"),
     "office": ("Kantor", "Office"),
