@@ -576,6 +576,15 @@ class Pipeline:
                 for key in plan.keys:
                     in_batch[(plan.submission.sender, key)] = plan
 
+        # A supplied nomor aju shares its namespace with the ones the gateway generated for
+        # the same sender code: one the gateway gave out already is a duplicate too.
+        supplied = [p for p in candidates if p.supplied_ok and p.duplicate_of is None]
+        given = store.nomor_aju_taken(conn, [p.decision.sender_reference or "" for p in supplied])
+        for plan in supplied:
+            aju = plan.decision.sender_reference or ""
+            if aju in given:
+                plan.duplicate_of, plan.duplicate_key = aju, f"aju:{aju}"
+
         # One number per call, whoever sends it (gateway/call_keys.py).
         keyed = [p for p in plans if p.call_keys and not p.refused]
         registered = call_register.find(conn, [str(k) for p in keyed for k in p.call_keys])
@@ -613,10 +622,19 @@ class Pipeline:
                 day.date(),
             )
             generated[prefix].append(plan)
+        # Senders may supply numbers of this namespace: the sequence skips the ones in use
+        # (by an earlier document, or supplied by another document of this batch).
+        supplied = {p.nomor_aju for p in plans if p.nomor_aju}
         for prefix, group in generated.items():
-            first = counters.allocate(conn, f"aju:{prefix}", len(group))
-            for offset, plan in enumerate(group):
-                plan.nomor_aju = format_nomor_aju(prefix, first + offset)
+            waiting = list(group)
+            while waiting:
+                first = counters.allocate(conn, f"aju:{prefix}", len(waiting))
+                offered = [format_nomor_aju(prefix, first + n) for n in range(len(waiting))]
+                used = supplied | store.nomor_aju_taken(conn, offered)
+                free = [aju for aju in offered if aju not in used]
+                for plan, aju in zip(waiting, free, strict=False):
+                    plan.nomor_aju = aju
+                waiting = waiting[len(free) :]
 
         sequences: dict[tuple[str, str, int], list[_Plan]] = defaultdict(list)
         for plan in plans:

@@ -123,6 +123,20 @@ def insert_submissions(
     return results
 
 
+def nomor_aju_taken(conn: Connection, candidates: list[str]) -> set[str]:
+    """Which of these nomor aju a document holds already (given out or supplied)."""
+    wanted = [c for c in candidates if c]
+    if not wanted:
+        return set()
+    rows = conn.execute(
+        sa.select(documents.c.nomor_aju).where(
+            documents.c.nomor_aju.in_(sa.bindparam("ajus", expanding=True))
+        ),
+        {"ajus": wanted},
+    ).scalars()
+    return set(rows)
+
+
 def get_submissions(conn: Connection, ids: list[int]) -> list[Submission]:
     rows = conn.execute(
         sa.select(submissions)

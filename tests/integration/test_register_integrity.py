@@ -433,3 +433,26 @@ def test_the_migration_keys_the_registrations_a_database_already_holds(gateway: 
         gateway, example("manifest-inward.xml").replace("Cahya", "Cahaya").encode(), name="i.xml"
     )
     assert "CALL-002" in codes(inward_again)
+
+
+def test_supplied_and_generated_nomor_aju_share_one_namespace(gateway: Gateway) -> None:
+    """A carrier may supply its own nomor aju; the gateway's sequence for the same sender code
+    and day never hands out one in use, and a supplied one the gateway gave out already is a
+    duplicate (DUP-002), not a crash."""
+    def rksp_of(voyage: str, aju: str | None = None) -> bytes:
+        text = example("rksp.xml").replace("<VoyageNumber>025N<", f"<VoyageNumber>{voyage}<")
+        return with_header(text, nomor_aju=aju).encode() if aju else text.encode()
+
+    [first] = run(gateway, rksp_of("101N"))
+    generated = first["nomor_aju"]
+    assert first["status"] == "REGISTERED" and generated.endswith("000001")
+    [again] = run(gateway, rksp_of("102N", generated))
+    assert again["status"] == "REFUSED"
+    assert [e["code"] for e in again["errors"] if e["severity"] == "ERROR"] == ["DUP-002"]
+    next_one = generated[:-6] + "000003"  # the one after the refusal's own number
+    [own] = run(gateway, rksp_of("103N", next_one))
+    assert own["status"] == "REGISTERED" and own["nomor_aju"] == next_one
+    [later] = run(gateway, rksp_of("104N"))
+    assert later["status"] == "REGISTERED", later["errors"]
+    assert later["nomor_aju"] not in {generated, next_one}
+    assert later["nomor_aju"][:-6] == generated[:-6]
