@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from gateway.app import Gateway
 from gateway.config import load_settings
+from gateway.web import create_app
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "docs" / "examples"
@@ -56,3 +58,10 @@ def make_gateway(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Ga
 @pytest.fixture
 def gateway(make_gateway: Callable[..., Gateway], clock: FakeClock) -> Gateway:
     return make_gateway(clock)
+
+
+@pytest.fixture
+def client(gateway: Gateway) -> Iterator[TestClient]:
+    """The web console and API of ``gateway`` in process (ASGI), over plain HTTP."""
+    with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
+        yield test_client

@@ -9,7 +9,6 @@ BC 1.0's own office, and only them, record them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,14 +22,13 @@ from gateway.deadline_watch import Basis, WatchReport, watch
 from gateway.storage import call_facts, users
 from gateway.storage.call_facts import CallEvent, FactSource
 from gateway.storage.tables import audit_log
-from gateway.web import create_app
 from tests.integration.conftest import FakeClock
 from tests.integration.documents import example, run
+from tests.integration.web import log_in
 
 WIB = ZoneInfo("Asia/Jakarta")
 ARRIVAL = datetime(2026, 3, 12, 6, 0, tzinfo=WIB)  # the clock starts on 10 March 09:30 WIB
 H = timedelta(hours=1)
-PASSWORD = "Rahasia#1"
 
 
 def rksp(voyage: str, eta: datetime = ARRIVAL, etd: datetime | None = None) -> bytes:
@@ -347,28 +345,6 @@ def test_the_migrations_make_the_table_the_code_declares(gateway: Gateway) -> No
 # -- the console ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def client(gateway: Gateway) -> Iterator[TestClient]:
-    with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
-        yield test_client
-
-
-def login(client: TestClient, gateway: Gateway, name: str, role: users.Role, **where: str) -> None:
-    with gateway.db.transaction() as conn:
-        users.add_user(
-            conn,
-            username=name,
-            display_name=name,
-            role=role,
-            password=PASSWORD,
-            now=gateway.clock(),
-            actor="t",
-            **where,
-        )
-    client.cookies.clear()
-    assert client.post("/login", data={"username": name, "password": PASSWORD}).status_code == 200
-
-
 def csrf_of(page: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found is not None
@@ -381,7 +357,7 @@ def test_an_officer_records_the_arrival_in_the_console_and_the_dashboard_says_so
     call = registered(gateway, rksp("030S"))
     path = f"/calls/040300/{call.ref.number}/{call.ref.date.isoformat()}"
     clock.now = ARRIVAL + 20 * H  # by the ETA, the inward manifest is due in 4 h
-    login(client, gateway, "petugas", users.Role.OFFICER, office_code="040300")
+    log_in(client, gateway, "petugas", users.Role.OFFICER, office_code="040300")
     submission = client.get(f"/submissions/{call.submission_id}").text
     assert f'href="{path}"' in submission  # the BC 1.0's page links to its facts
     page = client.get(path)
@@ -429,32 +405,32 @@ def test_only_officers_of_the_bc10s_office_record_its_facts(
     clock.now = ARRIVAL + 2 * H
     form = {"voyage": "030S", "event": "ARRIVAL", "at": "2026-03-12T06:00"}
 
-    login(client, gateway, "perak", users.Role.OFFICER, office_code="070100")
+    log_in(client, gateway, "perak", users.Role.OFFICER, office_code="070100")
     assert client.get(path).status_code == 404  # as if there were no such BC 1.0
     csrf = csrf_of(client.get("/upload").text)
     assert client.post(path, data={**form, "csrf": csrf}).status_code == 404
 
-    login(client, gateway, "kepala-perak", users.Role.HEAD_OF_OFFICE, office_code="070100")
+    log_in(client, gateway, "kepala-perak", users.Role.HEAD_OF_OFFICE, office_code="070100")
     csrf = csrf_of(client.get("/upload").text)
     assert client.post(path, data={**form, "csrf": csrf}).status_code == 404
 
-    login(client, gateway, "demo-op", users.Role.CARRIER_OPERATOR, carrier_code="DEMO")
+    log_in(client, gateway, "demo-op", users.Role.CARRIER_OPERATOR, carrier_code="DEMO")
     own = client.get(path)  # the carrier reads its own BC 1.0's facts, without the form
     assert own.status_code == 200 and 'id="fact-form"' not in own.text
     csrf = csrf_of(client.get("/upload").text)
     assert client.post(path, data={**form, "csrf": csrf}).status_code == 403
 
-    login(client, gateway, "samu-op", users.Role.CARRIER_OPERATOR, carrier_code="SAMU")
+    log_in(client, gateway, "samu-op", users.Role.CARRIER_OPERATOR, carrier_code="SAMU")
     assert client.get(path).status_code == 404
 
-    login(client, gateway, "ops", users.Role.ADMIN)
+    log_in(client, gateway, "ops", users.Role.ADMIN)
     page = client.get(path)
     assert page.status_code == 200 and 'id="fact-form"' not in page.text
     assert client.post(path, data={**form, "csrf": csrf_of(page.text)}).status_code == 403
 
     with gateway.db.engine.connect() as conn:
         assert call_facts.history(conn, call.registration_id) == []
-    login(client, gateway, "kepala-priok", users.Role.HEAD_OF_OFFICE, office_code="040300")
+    log_in(client, gateway, "kepala-priok", users.Role.HEAD_OF_OFFICE, office_code="040300")
     csrf = csrf_of(client.get(path).text)
     assert client.post(path, data={**form, "csrf": csrf}, follow_redirects=False).status_code == 303
     with gateway.db.engine.connect() as conn:

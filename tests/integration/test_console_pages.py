@@ -3,52 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import Gateway
 from gateway.storage import users
-from gateway.web import create_app
 from gateway.web.i18n import TEXT
+from tests.integration.web import PASSWORD, log_in
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "gateway" / "web" / "templates"
-PASSWORD = "Rahasia#1"
-
-
-@pytest.fixture
-def client(gateway: Gateway) -> Iterator[TestClient]:
-    with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
-        yield test_client
-
-
-def login_as(
-    client: TestClient, gateway: Gateway, name: str, role: users.Role, **where: str
-) -> str:
-    with gateway.db.transaction() as conn:
-        users.add_user(
-            conn,
-            username=name,
-            display_name=name,
-            role=role,
-            password=PASSWORD,
-            now=gateway.clock(),
-            actor="t",
-            **where,
-        )
-    answer = client.post("/login", data={"username": name, "password": PASSWORD})
-    assert answer.status_code == 200  # followed the redirect to the dashboard
-    page = client.get("/users").text
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    return match.group(1) if match else ""
 
 
 def test_admin_induk_adds_operators_of_its_own_group_only(
     client: TestClient, gateway: Gateway
 ) -> None:
-    csrf = login_as(client, gateway, "induk", users.Role.CARRIER_ADMIN, carrier_code="DEMO")
+    csrf = log_in(client, gateway, "induk", users.Role.CARRIER_ADMIN, carrier_code="DEMO")
     assert csrf
     base = {"display_name": "Op", "password": PASSWORD, "csrf": csrf}
     ok = client.post(
@@ -79,7 +49,7 @@ def test_pages_need_a_login_and_the_right_role(client: TestClient, gateway: Gate
     for page in ("/", "/search", "/upload", "/manual/rksp", "/users"):
         answer = client.get(page, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"] == "/login", page
-    login_as(client, gateway, "operator1", users.Role.CARRIER_OPERATOR, carrier_code="DEMO")
+    log_in(client, gateway, "operator1", users.Role.CARRIER_OPERATOR, carrier_code="DEMO")
     assert client.get("/manual/rksp").status_code == 403
     assert client.get("/users").status_code == 403
 
@@ -99,7 +69,7 @@ def test_operator_adds_an_agreement_and_a_key_and_revokes_it(
 ) -> None:
     import subprocess
 
-    login_as(client, gateway, "ops", users.Role.ADMIN)
+    log_in(client, gateway, "ops", users.Role.ADMIN)
     page = client.get("/partners").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     added = client.post(
@@ -140,7 +110,7 @@ def test_operator_adds_an_agreement_and_a_key_and_revokes_it(
 def test_officer_keys_in_a_paper_manifest_with_two_pos(
     client: TestClient, gateway: Gateway
 ) -> None:
-    login_as(client, gateway, "petugas", users.Role.OFFICER, office_code="040300")
+    log_in(client, gateway, "petugas", users.Role.OFFICER, office_code="040300")
     page = client.get("/manual/manifest").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     pos = {
@@ -215,7 +185,7 @@ def test_the_submission_page_shows_the_document_as_read(
         io.BytesIO((examples / "manifest-inward.edi").read_bytes()),
     )
     gateway.pipeline.process(received.submission_id)
-    login_as(client, gateway, "ops", users.Role.ADMIN)
+    log_in(client, gateway, "ops", users.Role.ADMIN)
     page = client.get(f"/submissions/{received.submission_id}").text
     parsed = page.split('<table class="parsed">', 1)[1].split("</table>", 1)[0]
     # values the EDIFACT mapper read, shown field by field

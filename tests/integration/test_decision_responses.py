@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ from gateway.storage import submissions as store
 from gateway.storage import users
 from gateway.storage.submissions import PendingAck
 from gateway.storage.tables import acks, audit_log, jobs
-from gateway.web import create_app
 from gateway.worker import Worker
 from parsers.edifact.envelope import Envelope, decode, read
 from tests.bc11_documents import amendment
@@ -335,12 +334,6 @@ def test_a_refusal_needs_a_reason_that_fits_every_format(gateway: Gateway, reaso
 
 
 # -- the console and the API --------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(gateway: Gateway) -> Iterator[TestClient]:
-    with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 def test_the_console_decision_is_listed_by_the_api_and_on_the_submission_page(

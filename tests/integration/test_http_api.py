@@ -6,7 +6,7 @@ ids are 404 as if they did not exist. CSRF on cookie sessions, size limits, Open
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,41 +15,14 @@ from fastapi.testclient import TestClient
 from gateway.app import Gateway
 from gateway.login_guard import LoginGuard, LoginPolicy
 from gateway.storage import users
-from gateway.web import create_app
+from tests.integration.web import PASSWORD, add_user, token
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
-PASSWORD = "Rahasia#1"
 
 
 @pytest.fixture
 def gateway(make_gateway: Callable[..., Gateway]) -> Gateway:
     return make_gateway(max_file_bytes="4000")
-
-
-@pytest.fixture
-def client(gateway: Gateway) -> Iterator[TestClient]:
-    with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
-        yield test_client
-
-
-def token(gateway: Gateway, carrier: str) -> dict[str, str]:
-    with gateway.db.transaction() as conn:
-        issued = users.issue_api_token(conn, carrier, label="t", now=gateway.clock(), actor="t")
-    return {"Authorization": f"Bearer {issued}"}
-
-
-def add_user(gateway: Gateway, name: str, role: users.Role, **where: str) -> None:
-    with gateway.db.transaction() as conn:
-        users.add_user(
-            conn,
-            username=name,
-            display_name=name,
-            role=role,
-            password=PASSWORD,
-            now=gateway.clock(),
-            actor="t",
-            **where,
-        )
 
 
 def submit(client: TestClient, gateway: Gateway, headers: dict[str, str], name: str) -> int:

@@ -9,7 +9,7 @@ is held against the real gateway in ``tests/acceptance/test_bounded_memory.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 from gateway.app import Gateway
 from gateway.storage import users
 from gateway.storage.tables import acks
-from gateway.web import create_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 SETS = 45
@@ -45,12 +44,6 @@ def x12_sets(count: int) -> bytes:
 @pytest.fixture
 def gateway(make_gateway: Callable[..., Gateway]) -> Gateway:
     return make_gateway(max_file_bytes="200000")
-
-
-@pytest.fixture
-def client(gateway: Gateway) -> Iterator[TestClient]:
-    with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 @pytest.fixture

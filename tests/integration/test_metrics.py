@@ -26,17 +26,10 @@ from gateway.storage.tables import (
     scheduled_runs,
     submissions,
 )
-from gateway.web import create_app
 from tests.integration.conftest import FakeClock
 from tests.integration.documents import example, rksp, run
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture
-def client(gateway: Gateway) -> Iterator[TestClient]:
-    with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 def scrape(client: TestClient) -> Samples:

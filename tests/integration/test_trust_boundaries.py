@@ -7,13 +7,10 @@ office's document out of a shared file, a carrier reading the queue of everybody
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -22,48 +19,12 @@ from gateway.reference import Agency
 from gateway.storage import reference_store, users
 from gateway.storage.raw_files import RawFileStore
 from gateway.storage.tables import acks, audit_log, submissions
-from gateway.web import create_app
 from tests.integration.documents import codes, example, run
+from tests.integration.web import PASSWORD, log_in, token
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
-PASSWORD = "Rahasia#1"
 SAMU_NPWP = "021876545041000"
 DEMO_NPWP = "013467386041000"
-
-
-@pytest.fixture
-def client(gateway: Gateway) -> Iterator[TestClient]:
-    with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
-        yield test_client
-
-
-def token(gateway: Gateway, carrier: str) -> dict[str, str]:
-    with gateway.db.transaction() as conn:
-        issued = users.issue_api_token(conn, carrier, label="t", now=gateway.clock(), actor="t")
-    return {"Authorization": f"Bearer {issued}"}
-
-
-def log_in(client: TestClient, gateway: Gateway, name: str, role: users.Role, **where: str) -> str:
-    """A console user of that role, logged in on ``client``; its CSRF token."""
-    with gateway.db.transaction() as conn:
-        users.add_user(
-            conn,
-            username=name,
-            display_name=name,
-            role=role,
-            password=PASSWORD,
-            now=gateway.clock(),
-            actor="t",
-            **where,
-        )
-    client.cookies.clear()
-    answer = client.post("/login", data={"username": name, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/upload").text) or re.search(
-        r'name="csrf" value="([^"]+)"', client.get("/").text
-    )
-    assert found is not None
-    return found.group(1)
 
 
 def upload(
