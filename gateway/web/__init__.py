@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import FastAPI, Request
@@ -14,12 +15,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from gateway.app import Gateway
 from gateway.exceptions import DiskFull, Overloaded
 from gateway.login_guard import LoginGuard, LoginPolicy
 from gateway.metrics import build_registry
 from gateway.storage.disk import DataDirSpace
 from gateway.web import api, calls, console, health, limits, unavailable
+
+if TYPE_CHECKING:  # the gateway composes the web, never the other way round
+    from gateway.app import Gateway
 
 log = structlog.get_logger("gateway.web")
 

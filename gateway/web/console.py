@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Query, Request
@@ -26,7 +26,6 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Connection
 
 from gateway import deadline_watch, pos_ledger
-from gateway.app import Gateway
 from gateway.channels.base import Inbound
 from gateway.decision_responses import DecisionResponder
 from gateway.login_guard import LoginGuard
@@ -42,6 +41,9 @@ from gateway.storage.users import Role
 from gateway.web import paper, readable
 from gateway.web.i18n import LANGUAGES, translate
 from gateway.web.security import COOKIE, Caller, caller, check_csrf, gateway_of
+
+if TYPE_CHECKING:  # the gateway composes the web, never the other way round
+    from gateway.app import Gateway
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

@@ -7,15 +7,19 @@ behind the network's own access rules if the counts per carrier's channel are se
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.app import Gateway
 from gateway.exceptions import GatewayError
 from gateway.metrics import CONTENT_TYPE, render
 from gateway.storage import database, disk, observability
 from gateway.storage.disk import DataDirSpace
+
+if TYPE_CHECKING:  # the gateway composes the web, never the other way round
+    from gateway.app import Gateway
 
 router = APIRouter(include_in_schema=False)
 

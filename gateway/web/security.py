@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
 
-from gateway.app import Gateway
 from gateway.model.common import RECORD
 from gateway.storage import users
 from gateway.storage.users import Role, Session, User
 from gateway.storage.views import Scope
+
+if TYPE_CHECKING:  # the gateway composes the web, never the other way round
+    from gateway.app import Gateway
 
 COOKIE = "pde_session"
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import socket
 import threading
+from typing import TYPE_CHECKING
 
 import uvicorn
 
-from gateway.app import Gateway
 from gateway.exceptions import ConfigurationError
+from gateway.web import create_app
 from gateway.web.limits import guarded_h11
+
+if TYPE_CHECKING:  # the gateway composes the web, never the other way round
+    from gateway.app import Gateway
 
 # Request line and headers: a browser sends 1-2 KiB (cookies included).
 H11_MAX_HEAD_BYTES = 16 * 1024
@@ -28,8 +32,6 @@ def trusted_proxies(setting: str) -> list[str]:
 
 class WebServer:
     def __init__(self, gateway: Gateway, *, host: str, port: int) -> None:
-        from gateway.web import create_app  # the app imports gateway.app: keep this lazy
-
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
