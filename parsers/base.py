@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Protocol
 
 from gateway.model import Document, DocumentType, Finding
@@ -30,6 +31,11 @@ class Format(enum.StrEnum):
     EDIFACT = "EDIFACT"
     JSON = "JSON"
     UNKNOWN = "UNKNOWN"
+
+
+# The time zone of a customs office code, None for an office the gateway does not know. EDI
+# times carry no offset of their own; they are read in the zone of the office they are for.
+ZoneForOffice = Callable[[str], tzinfo | None]
 
 
 @dataclass(**RECORD)

@@ -3,7 +3,7 @@ in the mapping, turn it into a located ``DocumentError`` at the mapper's entry p
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from gateway.exceptions import DocumentError
 from gateway.messages import finding
@@ -25,3 +25,25 @@ class Refused(Exception):
 
 def refuse(code: str, where: Location | None, **context: object) -> NoReturn:
     raise Refused(code, where, **context)
+
+
+class Located(Protocol):
+    """A segment of any EDI format, as far as a finding needs to place it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def position(self) -> int: ...
+
+
+def where(segment: Located | None) -> Location | None:
+    """The segment's place: its number in the file and its position in the message."""
+    if segment is None:
+        return None
+    return Location(line=segment.line, path=f"{segment.name} at position {segment.position}")
+
+
+def refuse_at(code: str, at: Located | None, /, **context: object) -> NoReturn:
+    raise Refused(code, where(at), **context)

@@ -9,14 +9,12 @@ and the message are sound, otherwise a refusal carrying the CONTRL codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from gateway.exceptions import DocumentError, SizeLimitError
 from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
-from parsers.base import Format, ParsedDocument, ParseResult
+from parsers.base import Format, ParsedDocument, ParseResult, ZoneForOffice
 from parsers.edifact.acks import EdifactReport
 from parsers.edifact.envelope import (
     Envelope,
@@ -28,7 +26,6 @@ from parsers.edifact.envelope import (
 )
 from parsers.edifact.segments import Message
 
-ZoneForOffice = Callable[[str], ZoneInfo | None]
 DEFINITIONS = Path(__file__).resolve().parents[2] / "schemas" / "edifact"
 _GUESSED_TYPE = {"CUSREP": DocumentType.RKSP, "CUSCAR": DocumentType.INWARD_MANIFEST}
 

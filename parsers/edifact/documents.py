@@ -15,12 +15,11 @@ Pure functions: no I/O, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn
-from zoneinfo import ZoneInfo
 
 from gateway.codelists import package_types
 from gateway.exceptions import ConfigurationError
@@ -53,14 +52,14 @@ from gateway.model import (
     TransportMode,
 )
 from gateway.model.findings import Location
+from parsers import fields
+from parsers.base import ZoneForOffice
 from parsers.edifact.segments import Message, Segment
-from parsers.refusal import Refused, refuse
+from parsers.fields import OFFICE_CODE, FieldError
+from parsers.refusal import Refused, where
+from parsers.refusal import refuse_at as _refuse
 
-ZoneForOffice = Callable[[str], ZoneInfo | None]
-
-OFFICE_CODE = re.compile(r"\d{6}")
 LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
-POS_NUMBER = re.compile(r"\d{12}|\d{1,4}")
 MODES = {"1": TransportMode.SEA, "4": TransportMode.AIR, "3": TransportMode.LAND}
 MODES["2"] = TransportMode.LAND  # rail
 ORIGINAL, CHANGE, REPLACE = "9", "4", "5"
@@ -88,16 +87,6 @@ TRANSPORT_DOCUMENTS = {
 }
 MASTER_REFERENCES = ("MB", "MWB")  # RFF of a house bill naming its master bill
 SUPPORTING_DOCUMENT_CODES = {"BM": "705", "AWB": "740"}  # UN/ECE 1001 document codes
-
-
-def _where(segment: Segment | None) -> Location | None:
-    if segment is None:
-        return None
-    return Location(line=segment.line, path=f"{segment.tag} at position {segment.position}")
-
-
-def _refuse(code: str, at: Segment | None, **context: object) -> NoReturn:
-    refuse(code, _where(at), **context)
 
 
 def _missing(at: Segment | None, what: str, detail: str) -> NoReturn:
@@ -128,7 +117,7 @@ def to_documents(
             return [_cuscar(body, context, first)]
         _refuse("EDI-101", first, message=f"{message.type}:{message.version}:{message.release}")
     except Refused as refused:
-        raise refused.error(default=_where(first) or Location(line=message.line)) from None
+        raise refused.error(default=where(first) or Location(line=message.line)) from None
 
 
 # ---------------------------------------------------------------- reading segments
@@ -203,11 +192,9 @@ def _locode(segment: Segment) -> str:
 
 def _date(segment: Segment, raw: str) -> date:
     try:
-        if not re.fullmatch(r"\d{8}", raw):
-            raise ValueError(raw)
-        return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-    except ValueError:
-        _invalid(segment, "2380", raw, "not a date CCYYMMDD")
+        return fields.ccyymmdd(raw)
+    except FieldError as error:
+        _invalid(segment, "2380", raw, error.detail)
 
 
 def _dtm_date(segment: Segment) -> date:
@@ -269,14 +256,10 @@ def _dtm_instant(context: _Context, segment: Segment) -> datetime:
 
 
 def _pos_number(segment: Segment, raw: str) -> PosNumber:
-    if not POS_NUMBER.fullmatch(raw) or int(raw) == 0:
-        _invalid(segment, "1004", raw, "a pos number is 4 digits or 12 digits pos+sub+sub-sub")
-    if len(raw) <= 4:
-        return PosNumber(pos=int(raw))
-    number = PosNumber(pos=int(raw[:4]), sub_pos=int(raw[4:8]), sub_sub_pos=int(raw[8:]))
-    if number.pos == 0 or (number.sub_pos == 0 and number.sub_sub_pos != 0):
-        _invalid(segment, "1004", raw, "not a pos number")
-    return number
+    try:
+        return fields.pos_number(raw, shape="a pos number is 4 digits or 12 digits pos+sub+sub-sub")
+    except FieldError as error:
+        _invalid(segment, "1004", raw, error.detail)
 
 
 def _party(segment: Segment) -> Party:

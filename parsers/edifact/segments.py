@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.model.common import RECORD
-
-Element = str | tuple[str, ...]  # a simple data element, or the components of a composite
+from parsers.fields import Element
+from parsers.fields import component as component_of
 
 
 @dataclass(**RECORD)
@@ -22,11 +22,12 @@ class Segment:
 
     def get(self, index: int, component: int = 1) -> str:
         """Data element ``index`` (1-based), component ``component`` (1-based); '' if absent."""
-        if index > len(self.elements):
-            return ""
-        value = self.elements[index - 1]
-        parts = value if isinstance(value, tuple) else (value,)
-        return parts[component - 1] if component <= len(parts) else ""
+        return component_of(self.elements, index, component)
+
+    @property
+    def name(self) -> str:
+        """What findings call the segment (its tag)."""
+        return self.tag
 
 
 @dataclass(**RECORD)

@@ -13,14 +13,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from gateway.exceptions import DocumentError, SizeLimitError
 from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
-from parsers.base import Format, ParsedDocument, ParseResult
+from parsers.base import Format, ParsedDocument, ParseResult, ZoneForOffice
 from parsers.x12.acks import Echo, X12Report
 from parsers.x12.envelope import Envelope, Stream, check_syntax, decode, read
 from parsers.x12.segments import Segment, TransactionSet
@@ -32,8 +30,6 @@ from parsers.x12.verdicts import (
     group_findings,
     interchange_findings,
 )
-
-ZoneForOffice = Callable[[str], ZoneInfo | None]
 
 _GUESSED_TYPE = {"323": DocumentType.RKSP, "309": DocumentType.INWARD_MANIFEST}
 

@@ -15,7 +15,7 @@ Pure functions: no I/O, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -51,10 +51,12 @@ from gateway.model import (
     TransportMode,
 )
 from gateway.model.findings import Location
-from parsers.refusal import Refused, refuse
+from parsers import fields
+from parsers.base import ZoneForOffice
+from parsers.fields import OFFICE_CODE, FieldError
+from parsers.refusal import Refused, where
+from parsers.refusal import refuse_at as _refuse
 from parsers.x12.segments import Segment, TransactionSet
-
-ZoneForOffice = Callable[[str], tzinfo | None]
 
 TRANSPORT_MODES = {
     "O": TransportMode.SEA,  # containerized ocean
@@ -73,18 +75,6 @@ FIXED_OFFSETS: dict[str, tzinfo] = {
 # DTM01 (data element 374): estimated arrival / departure, and what happened (the arrival
 # report: a 323 changing the registered BC 1.0 after the fact).
 ETA, ETD, ATA, ATD = "371", "369", "372", "370"
-OFFICE_CODE = re.compile(r"\d{6}")
-POS_NUMBER = re.compile(r"\d{12}|\d{1,4}")
-
-
-def _where(segment: Segment | None) -> Location | None:
-    if segment is None:
-        return None
-    return Location(line=segment.line, path=f"{segment.id} at position {segment.position}")
-
-
-def _refuse(code: str, at: Segment | None, **context: object) -> NoReturn:
-    refuse(code, _where(at), **context)
 
 
 def _missing(segment: Segment | None, what: str, detail: str) -> NoReturn:
@@ -126,7 +116,7 @@ def to_documents(
         first = transaction.segments[0] if transaction.segments else None
         if refused.code == "X12-104":
             refused.where = Location(path="GS03")
-        default = _where(first) or Location(line=transaction.line)
+        default = where(first) or Location(line=transaction.line)
         raise refused.error(default=default) from None
 
 
@@ -203,11 +193,9 @@ def _integer(segment: Segment, index: int) -> int:
 def _date(segment: Segment, index: int) -> date:
     raw = _text(segment, index)
     try:
-        if not re.fullmatch(r"\d{8}", raw):
-            raise ValueError(raw)
-        return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-    except ValueError:
-        _invalid(segment, index, raw, "not a date CCYYMMDD")
+        return fields.ccyymmdd(raw)
+    except FieldError as error:
+        _invalid(segment, index, raw, error.detail)
 
 
 def _time(segment: Segment, index: int) -> time:
@@ -235,14 +223,10 @@ def _instant(
 
 def _pos_number(segment: Segment, index: int) -> PosNumber:
     raw = _text(segment, index)
-    if not POS_NUMBER.fullmatch(raw) or int(raw) == 0:
-        _invalid(segment, index, raw, "a pos number is 12 digits pos+sub-pos+sub-sub-pos")
-    if len(raw) <= 4:
-        return PosNumber(pos=int(raw))
-    number = PosNumber(pos=int(raw[:4]), sub_pos=int(raw[4:8]), sub_sub_pos=int(raw[8:]))
-    if number.pos == 0 or (number.sub_pos == 0 and number.sub_sub_pos != 0):
-        _invalid(segment, index, raw, "not a pos number")
-    return number
+    try:
+        return fields.pos_number(raw, shape="a pos number is 12 digits pos+sub-pos+sub-sub-pos")
+    except FieldError as error:
+        _invalid(segment, index, raw, error.detail)
 
 
 def _child_number(segment: Segment, parent: PosNumber, index: int) -> PosNumber:
@@ -354,11 +338,9 @@ def _attribute_decimal(segment: Segment, values: dict[str, list[str]], key: str)
 
 def _attribute_date(segment: Segment, raw: str) -> date:
     try:
-        if not re.fullmatch(r"\d{8}", raw):
-            raise ValueError(raw)
-        return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
-    except ValueError:
-        _invalid(segment, 2, raw, "not a date CCYYMMDD")
+        return fields.ccyymmdd(raw)
+    except FieldError as error:
+        _invalid(segment, 2, raw, error.detail)
 
 
 def _conveyance_notice(body: _Body, context: _Context) -> Rksp | Jksp:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.model.common import RECORD
-
-Element = str | tuple[str, ...]  # a simple element, or the components of a composite
+from parsers.fields import Element, component
 
 
 @dataclass(**RECORD)
@@ -29,12 +28,13 @@ class Segment:
         value = self.elements[index - 1]
         return value[0] if isinstance(value, tuple) else value
 
-    def component(self, index: int, component: int) -> str:
-        if index > len(self.elements):
-            return ""
-        value = self.elements[index - 1]
-        parts = value if isinstance(value, tuple) else (value,)
-        return parts[component - 1] if component <= len(parts) else ""
+    def component(self, index: int, part: int) -> str:
+        return component(self.elements, index, part)
+
+    @property
+    def name(self) -> str:
+        """What findings call the segment (its id)."""
+        return self.id
 
 
 @dataclass(**RECORD)
