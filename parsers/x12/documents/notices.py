@@ -1,0 +1,245 @@
+"""323 -> RKSP (one call at the office) or JKSP (several calls): the conveyance notice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from gateway.model import (
+    Conveyance,
+    DocumentHeader,
+    Jksp,
+    Party,
+    RegistrationKind,
+    RegistrationRef,
+    Rksp,
+    ScheduledCall,
+    TransportMode,
+)
+from parsers import fields
+from parsers.fields import FieldError
+from parsers.x12.documents.elements import (
+    ATA,
+    ATD,
+    ETA,
+    ETD,
+    TRANSPORT_MODES,
+    _Body,
+    _Context,
+    _instant,
+    _invalid,
+    _missing,
+    _opt,
+    _required,
+    _structure,
+    _text,
+)
+from parsers.x12.segments import Segment
+
+# ---------------------------------------------------------------- 323: RKSP / JKSP
+
+
+@dataclass(slots=True)
+class _Call:
+    origin: Segment | None = None
+    last: Segment | None = None
+    arrival: Segment | None = None
+    next: Segment | None = None
+    details: list[Segment] = field(default_factory=list)  # DTM, V9 of the R4*D loop
+
+
+ATTRIBUTE_ARITY = {"CS": 1, "GT": 1, "LOA": 1, "DF": 1, "DA": 1, "VD": 1, "LANG": 1, "AJU": 1}
+ATTRIBUTE_ARITY |= {"PERIOD": 2, "BC10": 2}
+
+
+def _attributes(segment: Segment) -> dict[str, list[str]]:
+    """K1 #2 of a 323: ``KEY VALUE`` pairs across K101 and K102."""
+    out: dict[str, list[str]] = {}
+    for index in (1, 2):
+        tokens = _text(segment, index).split()
+        while tokens:
+            key = tokens.pop(0).upper()
+            arity = ATTRIBUTE_ARITY.get(key)
+            if arity is None:
+                _invalid(segment, index, key, f"unknown key; known: {', '.join(ATTRIBUTE_ARITY)}")
+            if len(tokens) < arity or key in out:
+                _invalid(segment, index, key, "key without its value, or given twice")
+            out[key] = tokens[:arity]
+            del tokens[:arity]
+    return out
+
+
+def _attribute_decimal(segment: Segment, values: dict[str, list[str]], key: str) -> Decimal | None:
+    if key not in values:
+        return None
+    raw = values[key][0]
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        _invalid(segment, 2, raw, f"{key} is not a decimal number")
+
+
+def _attribute_date(segment: Segment, raw: str) -> date:
+    try:
+        return fields.ccyymmdd(raw)
+    except FieldError as error:
+        _invalid(segment, 2, raw, error.detail)
+
+
+def _conveyance_notice(body: _Body, context: _Context) -> Rksp | Jksp:
+    segments = body.segments
+    v1 = next((s for s in segments if s.id == "V1"), None)
+    if v1 is None or segments[0] is not v1:
+        _missing(body.first, "V1", "a 323 starts with V1 (vessel)")
+    remarks = [s for s in segments if s.id == "K1"]
+    if not remarks:
+        _missing(v1, "K1", "the first K1 carries the carrier: K101 'NPWP <npwp>', K102 name")
+    carrier_k1 = remarks[0]
+    npwp_text = _text(carrier_k1, 1)
+    if not npwp_text.upper().startswith("NPWP "):
+        _invalid(carrier_k1, 1, npwp_text, "K101 of the first K1 is 'NPWP <15 or 16 digits>'")
+    carrier = Party(
+        name=_required(carrier_k1, 2, "K102 of the first K1 is the carrier's name"),
+        npwp=npwp_text[5:].strip(),
+    )
+    attributes = _attributes(remarks[1]) if len(remarks) > 1 else {}
+    attribute_k1 = remarks[1] if len(remarks) > 1 else carrier_k1
+    conveyance = Conveyance(
+        mode=TRANSPORT_MODES.get(_text(v1, 9), TransportMode.SEA),
+        name=_text(v1, 2),
+        imo_number=_opt(v1, 1),
+        call_sign=attributes["CS"][0] if "CS" in attributes else None,
+        flag=_opt(v1, 3),
+        gross_tonnage=_attribute_decimal(attribute_k1, attributes, "GT"),
+        length_overall_m=_attribute_decimal(attribute_k1, attributes, "LOA"),
+        draft_fore_m=_attribute_decimal(attribute_k1, attributes, "DF"),
+        draft_aft_m=_attribute_decimal(attribute_k1, attributes, "DA"),
+    )
+    header = DocumentHeader(
+        office_code=context.office,
+        sender_reference=attributes["AJU"][0] if "AJU" in attributes else None,
+        language=attributes["LANG"][0].lower() if "LANG" in attributes else None,
+    )
+    amends = None
+    if "BC10" in attributes:
+        number, day = attributes["BC10"]
+        amends = RegistrationRef(
+            kind=RegistrationKind.BC10,
+            office_code=context.office,
+            number=number,
+            date=_attribute_date(attribute_k1, day),
+        )
+    calls = _calls(segments)
+    voyage = _text(v1, 4)
+    scheduled = [_scheduled_call(call, voyage, context) for call in calls]
+    arrival_ports = {_text(call.arrival, 3) for call in calls if call.arrival is not None}
+    if len(arrival_ports) > 1:
+        _structure(calls[1].arrival, "every R4*D of a JKSP is the same port (this office)")
+    port_of_arrival = arrival_ports.pop()
+    if len(scheduled) == 1:
+        only = scheduled[0]
+        return Rksp(
+            header=header,
+            conveyance=conveyance,
+            carrier=carrier,
+            voyage_number=only.voyage_number,
+            port_of_origin=only.port_of_origin,
+            last_port_of_call=only.last_port_of_call,
+            port_of_arrival=port_of_arrival,
+            next_port=only.next_port,
+            eta=only.eta,
+            etd=only.etd,
+            actual_arrival=only.actual_arrival,
+            actual_departure=only.actual_departure,
+            voyage_date=_attribute_date(attribute_k1, attributes["VD"][0])
+            if "VD" in attributes
+            else None,
+            amends=amends,
+        )
+    if "PERIOD" in attributes:
+        start, end = (_attribute_date(attribute_k1, raw) for raw in attributes["PERIOD"])
+    else:
+        start = min(call.eta.date() for call in scheduled)
+        end = max(call.eta.date() for call in scheduled)
+    return Jksp(
+        header=header,
+        conveyance=conveyance,
+        carrier=carrier,
+        port_of_arrival=port_of_arrival,
+        period_start=start,
+        period_end=end,
+        calls=tuple(scheduled),
+        amends=amends,
+    )
+
+
+def _calls(segments: Sequence[Segment]) -> list[_Call]:
+    """Cut the R4 loops into calls: [R4*O] [R4*L] R4*D (+DTM, V9) [R4*N]."""
+    calls: list[_Call] = []
+    pending = _Call()
+    current: _Call | None = None  # the call whose R4*D was seen last
+    in_arrival = False
+    for segment in segments:
+        if segment.id == "R4":
+            code = _text(segment, 1)
+            in_arrival = False
+            if code in ("O", "L"):
+                if current is not None:
+                    current = None
+                slot = "origin" if code == "O" else "last"
+                if getattr(pending, slot) is not None:
+                    _structure(segment, f"two R4*{code} before the R4*D of a call")
+                setattr(pending, slot, segment)
+            elif code == "D":
+                pending.arrival = segment
+                current, pending = pending, _Call()
+                calls.append(current)
+                in_arrival = True
+            elif code == "N":
+                if current is None or current.next is not None:
+                    _structure(segment, "R4*N follows the R4*D of its call")
+                current.next = segment
+        elif segment.id in ("DTM", "V9"):
+            if not in_arrival or current is None:
+                _structure(
+                    segment, f"{segment.id} belongs in the R4*D loop (the call at the office)"
+                )
+            current.details.append(segment)
+    if pending.origin is not None or pending.last is not None:
+        _missing(pending.origin or pending.last, "R4*D", "each call has an R4*D")
+    if not calls:
+        _missing(segments[-1] if segments else None, "R4*D", "a 323 has at least one R4*D")
+    return calls
+
+
+def _scheduled_call(call: _Call, voyage: str, context: _Context) -> ScheduledCall:
+    arrival = call.arrival
+    assert arrival is not None
+    if call.origin is None:
+        _missing(arrival, "R4*O", "each call gives its port of origin before its R4*D")
+    if call.last is None:
+        _missing(arrival, "R4*L", "each call gives its last port of call before its R4*D")
+    instants: dict[str, datetime] = {}
+    for detail in call.details:
+        if detail.id == "V9":
+            voyage = _text(detail, 2)
+            continue
+        qualifier = _text(detail, 1)
+        if qualifier in instants:
+            _structure(detail, f"DTM*{qualifier} is given twice for one call")
+        instants[qualifier] = _instant(context, detail, 2, 3, 4)
+    eta = instants.get(ETA)
+    if eta is None:
+        _missing(arrival, "DTM*371", "the estimated arrival of the call")
+    return ScheduledCall(
+        voyage_number=voyage,
+        port_of_origin=_text(call.origin, 3),
+        last_port_of_call=_text(call.last, 3),
+        next_port=_text(call.next, 3) if call.next is not None else None,
+        eta=eta,
+        etd=instants.get(ETD),
+        actual_arrival=instants.get(ATA),
+        actual_departure=instants.get(ATD),
+    )
