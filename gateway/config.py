@@ -1,92 +1,246 @@
-"""Settings: ``config/gateway.toml`` (or ``--config PATH``), then ``PDE_GATEWAY_*`` variables."""
+"""Settings: ``config/gateway.toml`` (or ``--config PATH``), then ``PDE_GATEWAY_*`` variables.
+
+One typed class on pydantic-settings. Sources, strongest first: keyword arguments, the environment
+(``PDE_GATEWAY_<KEY>``), the TOML file, the defaults below. Relative paths are relative to the
+config file's parent folder (the repository root for ``config/gateway.toml``).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from gateway.exceptions import ConfigurationError
-from gateway.model.common import RECORD
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "config" / "gateway.toml"
 ENV_PREFIX = "PDE_GATEWAY_"
 
 
-@dataclass(**RECORD)
-class Settings:
-    data_dir: Path
-    database_url: str
-    max_file_bytes: int = 50 * 1024 * 1024
-    workers: int = 2
-    poll_interval_seconds: float = 0.2
-    # A drop file is taken once unchanged this long (two looks); longer than a writer's pauses.
-    settle_seconds: float = 2.0
-    lease_seconds: float = 30.0
-    log_format: str = "auto"
-    log_level: str = "INFO"
-    offices_file: Path = REPO_ROOT / "config" / "offices.toml"
-    carriers_file: Path = REPO_ROOT / "config" / "carriers.toml"
-    # The web console and HTTP API (gateway/web); port 0 picks a free port.
-    web_enabled: bool = True
-    web_host: str = "127.0.0.1"
-    web_port: int = 8080
-    # Slow clients (gateway/web/limits.py): the request head must be in within this long of
-    # connecting (or of the previous response); a body must not pause longer than this, nor
-    # average less than 8 KiB/s past it. Past web_max_connections requests are answered 503.
-    web_header_timeout_seconds: float = 10.0
-    web_body_timeout_seconds: float = 30.0
-    web_max_connections: int = 256
-    # Proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or CIDR
-    # networks, e.g. "10.0.0.5,10.1.0.0/16"). Empty: the client is the socket's peer.
-    web_trusted_proxies: str = ""
-    # Log-in limits of the console and the SFTP server (gateway/login_guard.py): past the
-    # third failure each answer waits twice as long (login_delay_seconds up to
-    # login_delay_max_seconds); past login_failure_limit attempts from one address, or
-    # login_failure_limit_per_user from all addresses, the user is refused unchecked until
-    # login_lockout_seconds pass without an attempt (or `pde-gateway logins unlock`).
-    login_delay_seconds: float = 0.5
-    login_delay_max_seconds: float = 8.0
-    login_failure_limit: int = 10
-    login_failure_limit_per_user: int = 30
-    login_lockout_seconds: float = 900.0
-    # The embedded SFTP server (gateway/channels/sftp_server.py); port 0 picks a free port.
-    sftp_enabled: bool = True
-    sftp_host: str = "127.0.0.1"
-    sftp_port: int = 2222
-    sftp_max_sessions_per_carrier: int = 8
-    sftp_max_open_handles: int = 16
-    # Connections at once, logged in or not; of them, not yet logged in: at most
-    # sftp_max_unauthenticated (a newcomer past it displaces the oldest of the address holding
-    # the most), sftp_max_unauthenticated_per_address from one address (past it: closed).
-    sftp_max_connections: int = 128
-    sftp_max_unauthenticated: int = 32
-    sftp_max_unauthenticated_per_address: int = 10
-    # The client's SSH banner, the key exchange, and the log-in (counted from the connect)
-    # must be done within these, or the connection is closed.
-    sftp_banner_timeout_seconds: float = 10.0
-    sftp_handshake_timeout_seconds: float = 15.0
-    sftp_auth_timeout_seconds: float = 30.0
-    # How long an uploaded and taken file still answers stat in /inbox (clients check it).
-    sftp_received_stat_seconds: float = 600.0
-    # Back-pressure: intake answers "try later" while this many PROCESS jobs wait (0: no limit).
-    max_queue_depth: int = 10000
-    # A full disk: below this many free bytes on the data dir intake answers "try later"
-    # (/readyz says not ready), keeping the rest for work already accepted (0: only when full).
-    min_free_bytes: int = 256 * 1024 * 1024
-    # Retention: refused submissions (rows and raw files) older than this are purged.
-    retention_days: int = 90
-    # The scheduler's jobs (gateway/scheduler.py): how often each one fires. Fire times are
-    # multiples of the interval counted from SCHEDULE_ANCHOR, so every scheduler agrees.
-    schedule_sweep_seconds: float = 60.0
-    schedule_deliveries_seconds: float = 60.0
-    schedule_deadline_watch_seconds: float = 900.0
-    schedule_retention_seconds: float = 86400.0
-    schedule_daily_report_seconds: float = 86400.0
+def _no_bool(value: object) -> object:
+    # Pydantic's lax mode reads true as 1; a count written as true is a mistake.
+    if isinstance(value, bool):
+        raise ValueError("a number is needed")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_no_bool)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Origin:
+    """Where a settings object is read from: the TOML file and the environment."""
+
+    config_path: Path
+    environ: Mapping[str, str]
+
+    @property
+    def base(self) -> Path:
+        """Relative paths are relative to the config file's parent folder."""
+        return self.config_path.resolve().parent.parent if self.config_path.exists() else REPO_ROOT
+
+    @classmethod
+    def of(cls, config_path: Path | None, environ: Mapping[str, str] | None) -> _Origin:
+        env = os.environ if environ is None else environ
+        return cls(
+            config_path=config_path or Path(env.get(ENV_PREFIX + "CONFIG", DEFAULT_CONFIG)),
+            environ=env,
+        )
+
+
+# pydantic-settings asks the class for its sources; load_settings names the file and the
+# environment of one read (tests pass their own) without threading them through the class.
+_ORIGIN: ContextVar[_Origin | None] = ContextVar("settings_origin", default=None)
+
+
+def _origin() -> _Origin:
+    return _ORIGIN.get() or _Origin.of(None, None)
+
+
+@contextmanager
+def _reading(origin: _Origin) -> Iterator[None]:
+    token = _ORIGIN.set(origin)
+    try:
+        yield
+    finally:
+        _ORIGIN.reset(token)
+
+
+class _Environment(PydanticBaseSettingsSource):
+    """``PDE_GATEWAY_<KEY>`` of the origin's environment (exactly that name, in upper case)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.environ.get(ENV_PREFIX + field_name.upper()), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
+class Settings(BaseSettings):
+    """The gateway's configuration (README, Configuration; ``config/gateway.toml``)."""
+
+    # extra="forbid": a misspelt key in the TOML file is an error, not silently ignored.
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+
+    data_dir: Path = Field(Path("var"), description="raw files, drop folders, acks")
+    database_url: str = Field(
+        "", description="empty: SQLite in <data_dir>/gateway.db; or postgresql+psycopg://..."
+    )
+    max_file_bytes: Count = Field(
+        50 * 1024 * 1024, description="larger files are refused (FILE-002); their bytes are kept"
+    )
+    workers: Count = Field(2, description="worker threads in this process")
+    poll_interval_seconds: float = Field(0.2, description="how often in/ folders are read")
+    # Longer than a writer's pauses.
+    settle_seconds: float = Field(
+        2.0, description="a drop file is taken once unchanged this long (two looks)"
+    )
+    lease_seconds: float = Field(
+        30.0, description="a job whose worker vanished is handed out again after this"
+    )
+    log_format: str = Field(
+        "auto", description="auto (JSON lines when not a terminal), json, console"
+    )
+    log_level: str = Field("INFO", description="the logging level")
+    offices_file: Path = Field(
+        REPO_ROOT / "config" / "offices.toml", description="reference data: customs offices"
+    )
+    carriers_file: Path = Field(
+        REPO_ROOT / "config" / "carriers.toml", description="reference data: carriers"
+    )
+    web_enabled: bool = Field(True, description="run the web console and HTTP API (gateway/web)")
+    web_host: str = Field("127.0.0.1", description="the web console's address")
+    web_port: Count = Field(8080, description="the web console's port (0: a free port, logged)")
+    # Slow clients (gateway/web/limits.py); past the body timeout a body must also average 8 KiB/s.
+    web_header_timeout_seconds: float = Field(
+        10.0,
+        description="a request's head must be in within this of connecting (or the last answer)",
+    )
+    web_body_timeout_seconds: float = Field(
+        30.0, description="a request body must not pause longer than this"
+    )
+    web_max_connections: Count = Field(256, description="requests at once; past it answered 503")
+    web_trusted_proxies: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For is believed (addresses, CIDR; comma-separated)",
+    )
+    # Log-in limits of the console and the SFTP server (gateway/login_guard.py).
+    login_delay_seconds: float = Field(
+        0.5, description="past the third failed log-in each answer waits this, doubling"
+    )
+    login_delay_max_seconds: float = Field(8.0, description="the longest log-in delay")
+    login_failure_limit: Count = Field(
+        10, description="failed log-ins from one address before lockout"
+    )
+    login_failure_limit_per_user: Count = Field(
+        30, description="failed log-ins of one user from all addresses before lockout"
+    )
+    login_lockout_seconds: float = Field(
+        900.0, description="a locked-out user waits this long without an attempt"
+    )
+    # The embedded SFTP server (gateway/channels/sftp_server).
+    sftp_enabled: bool = Field(True, description="run the embedded SFTP server")
+    sftp_host: str = Field("127.0.0.1", description="the SFTP server's address")
+    sftp_port: Count = Field(2222, description="the SFTP server's port (0: a free port, logged)")
+    sftp_max_sessions_per_carrier: Count = Field(
+        8, description="SFTP sessions of one carrier at once"
+    )
+    sftp_max_open_handles: Count = Field(16, description="files one SFTP session may hold open")
+    sftp_max_connections: Count = Field(
+        128, description="SFTP connections at once, logged in or not"
+    )
+    # Past sftp_max_unauthenticated a newcomer displaces the oldest of the address holding the most.
+    sftp_max_unauthenticated: Count = Field(32, description="SFTP connections not yet logged in")
+    sftp_max_unauthenticated_per_address: Count = Field(
+        10, description="SFTP connections not yet logged in from one address (past it: closed)"
+    )
+    sftp_banner_timeout_seconds: float = Field(
+        10.0, description="the client's SSH banner must be in within this"
+    )
+    sftp_handshake_timeout_seconds: float = Field(
+        15.0, description="the SSH key exchange must be done within this"
+    )
+    sftp_auth_timeout_seconds: float = Field(
+        30.0, description="the log-in must be done within this of connecting"
+    )
+    # Clients check their upload with stat.
+    sftp_received_stat_seconds: float = Field(
+        600.0, description="how long a taken upload still answers stat in /inbox"
+    )
+    max_queue_depth: Count = Field(
+        10000,
+        description="back-pressure: intake says try later while this many files wait (0: none)",
+    )
+    # Keeps the rest of the disk for work already accepted.
+    min_free_bytes: Count = Field(
+        256 * 1024 * 1024,
+        description="below this many free bytes intake says try later, /readyz not ready",
+    )
+    retention_days: Count = Field(90, description="refused submissions older than this are purged")
+    # Fire times are multiples of the interval from SCHEDULE_ANCHOR, so every scheduler agrees.
+    schedule_sweep_seconds: float = Field(60.0, description="how often the sweep runs")
+    schedule_deliveries_seconds: float = Field(60.0, description="how often deliveries are retried")
+    schedule_deadline_watch_seconds: float = Field(
+        900.0, description="how often deadlines are watched"
+    )
+    schedule_retention_seconds: float = Field(86400.0, description="how often retention purges")
+    schedule_daily_report_seconds: float = Field(
+        86400.0, description="how often the report is made"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        origin = _origin()
+        return (
+            init_settings,
+            _Environment(settings_cls, origin.environ),
+            TomlConfigSettingsSource(settings_cls, toml_file=origin.config_path),
+        )
+
+    @field_validator("data_dir", "offices_file", "carriers_file")
+    @classmethod
+    def _resolve(cls, path: Path) -> Path:
+        path = path.expanduser()
+        return path if path.is_absolute() else (_origin().base / path).resolve()
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_by_default(cls, url: str, info: ValidationInfo) -> str:
+        data_dir = info.data.get("data_dir")
+        if url or data_dir is None:
+            return url
+        return f"sqlite:///{data_dir / 'gateway.db'}"
 
     @property
     def raw_dir(self) -> Path:
@@ -123,91 +277,30 @@ class Settings:
         return self.data_dir / "sftp"
 
 
-_PATH_KEYS = {"data_dir", "offices_file", "carriers_file"}
-_INT_KEYS = {
-    "max_file_bytes",
-    "workers",
-    "sftp_port",
-    "web_port",
-    "web_max_connections",
-    "sftp_max_sessions_per_carrier",
-    "sftp_max_open_handles",
-    "sftp_max_connections",
-    "sftp_max_unauthenticated",
-    "sftp_max_unauthenticated_per_address",
-    "login_failure_limit",
-    "login_failure_limit_per_user",
-    "max_queue_depth",
-    "min_free_bytes",
-    "retention_days",
-}
-_BOOL_KEYS = {"sftp_enabled", "web_enabled"}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
 def load_settings(
-    config_path: Path | None = None, environ: dict[str, str] | None = None
+    config_path: Path | None = None, environ: Mapping[str, str] | None = None, **values: Any
 ) -> Settings:
-    """Read the TOML file, overlay environment variables, resolve paths."""
-    env = dict(os.environ if environ is None else environ)
-    path = config_path or Path(env.get(ENV_PREFIX + "CONFIG", DEFAULT_CONFIG))
-    raw: dict[str, Any] = {}
-    if path.exists():
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigurationError(f"cannot read configuration {path}: {exc}") from exc
-    elif config_path is not None:
-        raise ConfigurationError(f"configuration file {path} does not exist")
-    base = path.resolve().parent.parent if path.exists() else REPO_ROOT
+    """Read the TOML file, overlay environment variables and ``values``, resolve paths."""
+    origin = _Origin.of(config_path, environ)
+    if config_path is not None and not config_path.exists():
+        raise ConfigurationError(f"configuration file {config_path} does not exist")
+    try:
+        with _reading(origin):
+            return Settings(**values)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read configuration {origin.config_path}: {exc}") from exc
+    except ValidationError as exc:
+        raise _configuration_error(exc, origin.config_path) from exc
 
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
-    unknown = set(raw) - set(fields)
+
+def _configuration_error(exc: ValidationError, path: Path) -> ConfigurationError:
+    errors = exc.errors()
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
     if unknown:
-        raise ConfigurationError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
-    for name in fields:
-        value = env.get(ENV_PREFIX + name.upper())
-        if value is not None:
-            raw[name] = value
-
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        values[name] = _convert(name, value, base)
-    values.setdefault("data_dir", base / "var")
-    if not values.get("database_url"):
-        values["database_url"] = f"sqlite:///{values['data_dir'] / 'gateway.db'}"
-    try:
-        return Settings(**values)
-    except TypeError as exc:
-        raise ConfigurationError(str(exc)) from exc
-
-
-def _convert(name: str, value: Any, base: Path) -> Any:
-    try:
-        if name in _PATH_KEYS:
-            p = Path(str(value)).expanduser()
-            return p if p.is_absolute() else (base / p).resolve()
-        if name in _INT_KEYS:
-            if isinstance(value, bool):
-                raise ValueError("a number is needed")
-            return int(value)
-        if name in _BOOL_KEYS:
-            return _as_bool(value)
-        if name.endswith("_seconds"):
-            return float(value)
-        return str(value)
-    except ValueError as exc:
-        raise ConfigurationError(f"setting {name}: {value!r} is not valid ({exc})") from exc
-
-
-def _as_bool(value: Any) -> bool:
-    # TOML gives a real bool; an environment variable gives text.
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError("expected true or false")
+        return ConfigurationError(f"unknown settings in {path}: {', '.join(unknown)}")
+    return ConfigurationError(
+        "; ".join(
+            f"setting {'.'.join(map(str, e['loc']))}: {e['input']!r} is not valid ({e['msg']})"
+            for e in errors
+        )
+    )
