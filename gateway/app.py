@@ -94,15 +94,25 @@ class Gateway:
     """Everything one process needs; ``run()`` serves until SIGINT/SIGTERM."""
 
     def __init__(
-        self, settings: Settings, *, clock: Clock = utc_now, roles: frozenset[Role] = ALL_ROLES
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        roles: frozenset[Role] = ALL_ROLES,
+        migrate: bool = True,
     ) -> None:
+        """``migrate=False`` (CLI commands): a schema behind the code is refused with
+        :class:`SchemaOutdated` instead of upgraded; a new, empty database is still set up."""
         self.settings = settings
         self.clock = clock
         self.roles = roles
         # Made at once: /readyz and the free-space measure look at it from the start.
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.database_url, pool_size=settings.workers + 4)
-        self.db.migrate()
+        if migrate:
+            self.db.migrate()
+        else:
+            self.db.require_schema()
         self._seed()
         self.filedrop = FileDropChannel(
             settings.drop_dir,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import json
-import os
 import sys
 import uuid
 from datetime import date
@@ -20,22 +18,14 @@ from gateway.app import Gateway, Role, parse_roles
 from gateway.channels.base import Inbound, safe_name
 from gateway.channels.filedrop import PARTNER_FOLDER
 from gateway.channels.folders import exists_at, open_tree, write_at
-from gateway.config import Settings, load_settings
+from gateway.cli_shared import actor, carrier_code, open_gateway, settings_of
+from gateway.config import load_settings
 from gateway.exceptions import ConfigurationError, GatewayError, UnsafeFolder
 from gateway.logs import configure_logging
 from gateway.reference import Agency, agency_from_mapping, carrier_from_mapping
 from gateway.storage import credentials, pull_endpoints, reference_store, users
 from gateway.storage import submissions as store
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _open(ctx: click.Context) -> Gateway:
-    return Gateway(_settings(ctx))
+from gateway.storage.database import Database
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,7 +62,7 @@ def run(ctx: click.Context, roles: tuple[str, ...]) -> None:
         selected = parse_roles(roles)
     except ConfigurationError as exc:
         raise click.BadParameter(str(exc), param_hint="--role") from exc
-    gateway = Gateway(_settings(ctx), roles=selected)
+    gateway = Gateway(settings_of(ctx), roles=selected)
     settings = gateway.settings
     click.echo(
         f"PDE Gateway: drop files into {settings.drop_dir}/<CARRIER>/in/, "
@@ -93,6 +83,29 @@ def run(ctx: click.Context, roles: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Upgrade the database schema to this version and load the reference data if missing.
+
+    Idempotent: on a current database it changes nothing. ``run`` does the same at start-up;
+    the other commands refuse a database whose schema is behind (they set up only a new one).
+    """
+    settings = settings_of(ctx)
+    before = Database(settings.database_url, pool_size=1)
+    try:
+        was = before.revision()
+    finally:
+        before.dispose()
+    gateway = Gateway(settings)  # migrates and seeds, starts nothing
+    now = gateway.db.revision()
+    gateway.db.dispose()
+    if was == now:
+        click.echo(f"skema sudah terbaru / schema up to date: revision {now}")
+    else:
+        click.echo(f"skema diperbarui / schema upgraded: {was or '(new)'} -> {now}")
+
+
+@main.command()
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
@@ -103,10 +116,10 @@ def submit(ctx: click.Context, files: tuple[Path, ...], partner: str) -> None:
     code = partner.upper()
     if not PARTNER_FOLDER.match(code):
         raise click.BadParameter(f"{partner!r} is not a carrier code", param_hint="--partner")
-    inbox = _settings(ctx).drop_dir / code / "in"
+    inbox = settings_of(ctx).drop_dir / code / "in"
     try:
         # The carrier controls its folder: links in it are not followed (docs/security.md §3).
-        with open_tree(_settings(ctx).drop_dir, code, ("in",), create=True) as folders:
+        with open_tree(settings_of(ctx).drop_dir, code, ("in",), create=True) as folders:
             for file in files:
                 name = safe_name(file.name)
                 if exists_at(folders["in"], name):
@@ -133,7 +146,7 @@ def submit(ctx: click.Context, files: tuple[Path, ...], partner: str) -> None:
 @click.pass_context
 def process(ctx: click.Context, files: tuple[Path, ...], partner: str, as_json: bool) -> None:
     """Run the whole pipeline on FILES in this process and print the outcome."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     pipeline = gateway.pipeline
     failed = False
     for file in files:
@@ -165,7 +178,7 @@ def process(ctx: click.Context, files: tuple[Path, ...], partner: str, as_json: 
 @click.pass_context
 def status(ctx: click.Context, key: str, as_json: bool) -> None:
     """Show a submission by its id or by a document's nomor aju."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     with gateway.db.engine.connect() as conn:
         submission_id = store.find_submission_id(conn, key)
         results = store.report(conn, submission_id) if submission_id is not None else []
@@ -180,7 +193,7 @@ def status(ctx: click.Context, key: str, as_json: bool) -> None:
 @click.pass_context
 def queue(ctx: click.Context, as_json: bool) -> None:
     """Jobs in the work queue by kind and status."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     rows = gateway.pipeline.queue.stats()
     if as_json:
         click.echo(json.dumps(rows, default=str, indent=2))
@@ -201,7 +214,7 @@ def partners() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def partners_list(ctx: click.Context, as_json: bool) -> None:
-    reference = _open(ctx).pipeline.reference()
+    reference = open_gateway(ctx).pipeline.reference()
     if as_json:
         click.echo(json.dumps([_carrier_json(c) for c in reference.carriers.values()], indent=2))
         return
@@ -232,7 +245,7 @@ def partners_add(
     valid_until: str | None,
 ) -> None:
     """Register a carrier, with agreements for the given offices."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     mapping: dict[str, Any] = {
         "code": code,
         "name": name,
@@ -290,8 +303,8 @@ def partners_agencies_add(
     reference: str | None,
 ) -> None:
     """Record CARRIER as agent of the principal NPWP: it may file in that name."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     try:
         agency = agency_from_mapping(
             {
@@ -303,7 +316,7 @@ def partners_agencies_add(
             }
         )
         with gateway.db.transaction() as conn:
-            reference_store.add_agency(conn, code, agency, now=gateway.clock(), actor=_actor())
+            reference_store.add_agency(conn, code, agency, now=gateway.clock(), actor=actor())
     except (ValueError, sa.exc.IntegrityError) as exc:
         raise click.ClickException(f"cannot add the agency / keagenan ditolak: {exc}") from exc
     until = agency.valid_until or "open-ended"
@@ -320,15 +333,15 @@ def partners_agencies_add(
 @click.pass_context
 def partners_agencies_end(ctx: click.Context, carrier: str, npwp: str, on: str | None) -> None:
     """End CARRIER's agency for the principal NPWP (the record is kept)."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     try:
         day = date.fromisoformat(on) if on else date.today()
     except ValueError as exc:
         raise click.ClickException(f"--on: {exc}") from exc
     with gateway.db.transaction() as conn:
         count = reference_store.end_agency(
-            conn, code, npwp, on=day, now=gateway.clock(), actor=_actor()
+            conn, code, npwp, on=day, now=gateway.clock(), actor=actor()
         )
     if not count:
         raise click.ClickException(f"{code} has no agency in force for NPWP {npwp}")
@@ -341,9 +354,9 @@ def partners_agencies_end(ctx: click.Context, carrier: str, npwp: str, on: str |
 @click.pass_context
 def partners_agencies_list(ctx: click.Context, carrier: str | None, as_json: bool) -> None:
     """Agency relations, of one carrier or all."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     carriers = gateway.pipeline.reference().carriers
-    codes = [_carrier_code(gateway, carrier)] if carrier else sorted(carriers)
+    codes = [carrier_code(gateway, carrier)] if carrier else sorted(carriers)
     rows = [
         {"carrier": code, **_agency_json(agency)}
         for code in codes
@@ -374,20 +387,6 @@ def partners_keys() -> None:
     """SSH public keys a carrier logs in to the SFTP server with."""
 
 
-def _carrier_code(gateway: Gateway, code: str) -> str:
-    carrier = code.upper()
-    if carrier not in gateway.pipeline.reference().carriers:
-        raise click.ClickException(f"no carrier {carrier} / tidak ada pengangkut {carrier}")
-    return carrier
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name for this uid (containers)
-        return f"cli:uid{os.getuid()}"
-
-
 def _key_lines(key: str) -> list[str]:
     """``--key``: a .pub file (every key line in it) or the key line itself."""
     path = Path(key).expanduser()
@@ -411,14 +410,14 @@ def _key_lines(key: str) -> list[str]:
 @click.pass_context
 def partners_keys_add(ctx: click.Context, carrier: str, key: str, comment: str | None) -> None:
     """Let CARRIER log in to the SFTP server with a public key."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     try:
         keys = [credentials.parse_public_key(line) for line in _key_lines(key)]
         with gateway.db.transaction() as conn:
             added = [
                 credentials.add_key(
-                    conn, code, k, comment=comment, now=gateway.clock(), actor=_actor()
+                    conn, code, k, comment=comment, now=gateway.clock(), actor=actor()
                 )
                 for k in keys
             ]
@@ -434,11 +433,11 @@ def partners_keys_add(ctx: click.Context, carrier: str, key: str, comment: str |
 @click.pass_context
 def partners_keys_revoke(ctx: click.Context, carrier: str, fingerprint: str) -> None:
     """Revoke one of CARRIER's keys by its SHA256 fingerprint (see `keys list`)."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     wanted = fingerprint if fingerprint.startswith("SHA256:") else f"SHA256:{fingerprint}"
     with gateway.db.transaction() as conn:
-        done = credentials.revoke_key(conn, code, wanted, now=gateway.clock(), actor=_actor())
+        done = credentials.revoke_key(conn, code, wanted, now=gateway.clock(), actor=actor())
     if not done:
         raise click.ClickException(f"{code} has no active key {wanted}")
     click.echo(f"revoked {wanted} of {code}")
@@ -453,8 +452,8 @@ def partners_keys_list(
     ctx: click.Context, carrier: str, include_revoked: bool, as_json: bool
 ) -> None:
     """CARRIER's SFTP credentials (keys, and whether a password is set)."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     with gateway.db.engine.connect() as conn:
         found = credentials.list_credentials(conn, code, include_revoked=include_revoked)
     rows = [
@@ -490,15 +489,15 @@ def partners_password() -> None:
 @click.pass_context
 def partners_password_set(ctx: click.Context, carrier: str, password_stdin: bool) -> None:
     """Set (or replace) CARRIER's SFTP password."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with gateway.db.transaction() as conn:
-            credentials.set_password(conn, code, password, now=gateway.clock(), actor=_actor())
+            credentials.set_password(conn, code, password, now=gateway.clock(), actor=actor())
     except credentials.CredentialError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"password set for {code}")
@@ -509,10 +508,10 @@ def partners_password_set(ctx: click.Context, carrier: str, password_stdin: bool
 @click.pass_context
 def partners_password_clear(ctx: click.Context, carrier: str) -> None:
     """Remove CARRIER's SFTP password (keys keep working)."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     with gateway.db.transaction() as conn:
-        done = credentials.clear_password(conn, code, now=gateway.clock(), actor=_actor())
+        done = credentials.clear_password(conn, code, now=gateway.clock(), actor=actor())
     click.echo(f"password cleared for {code}" if done else f"{code} had no password")
 
 
@@ -560,8 +559,8 @@ def partners_pull_set(
     disabled: bool,
 ) -> None:
     """Poll CARRIER's own SFTP server (replaces an earlier endpoint)."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     try:
         host_key_text = _key_lines(host_key)[0]
         key_type, blob = pull_endpoints.parse_host_key(host_key_text)
@@ -580,7 +579,7 @@ def partners_pull_set(
             enabled=not disabled,
         )
         with gateway.db.transaction() as conn:
-            pull_endpoints.save(conn, endpoint, now=gateway.clock(), actor=_actor())
+            pull_endpoints.save(conn, endpoint, now=gateway.clock(), actor=actor())
     except pull_endpoints.EndpointError as exc:
         raise click.ClickException(str(exc)) from exc
     state = "disabled" if disabled else f"every {poll_seconds:g} s"
@@ -592,7 +591,7 @@ def partners_pull_set(
 @click.pass_context
 def partners_pull_list(ctx: click.Context, as_json: bool) -> None:
     """Every pull endpoint."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     with gateway.db.engine.connect() as conn:
         found = pull_endpoints.load(conn)
     if as_json:
@@ -614,10 +613,10 @@ def partners_pull_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def partners_pull_remove(ctx: click.Context, carrier: str) -> None:
     """Stop polling CARRIER's server (acknowledgments already spooled stay in data_dir/pull)."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     with gateway.db.transaction() as conn:
-        done = pull_endpoints.remove(conn, code, now=gateway.clock(), actor=_actor())
+        done = pull_endpoints.remove(conn, code, now=gateway.clock(), actor=actor())
     if not done:
         raise click.ClickException(f"{code} has no pull endpoint")
     click.echo(f"no longer pulling {code}")
@@ -632,7 +631,7 @@ def offices() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def offices_list(ctx: click.Context, as_json: bool) -> None:
-    reference = _open(ctx).pipeline.reference()
+    reference = open_gateway(ctx).pipeline.reference()
     if as_json:
         click.echo(
             json.dumps(
@@ -722,7 +721,7 @@ def users_add(
     password_stdin: bool,
 ) -> None:
     """Create a console user (6+ characters with an upper-case letter, a digit, a symbol)."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -738,7 +737,7 @@ def users_add(
                 carrier_code=carrier.upper() if carrier else None,
                 office_code=office,
                 now=gateway.clock(),
-                actor=_actor(),
+                actor=actor(),
             )
     except users.UserError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -748,7 +747,7 @@ def users_add(
 @users_group.command("list")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     with gateway.db.engine.connect() as conn:
         found = users.list_users(conn)
     for user in found:
@@ -768,10 +767,10 @@ def tokens_group() -> None:
 @click.pass_context
 def tokens_issue(ctx: click.Context, carrier: str, label: str | None) -> None:
     """Issue an API token for CARRIER; it is printed once and never stored."""
-    gateway = _open(ctx)
-    code = _carrier_code(gateway, carrier)
+    gateway = open_gateway(ctx)
+    code = carrier_code(gateway, carrier)
     with gateway.db.transaction() as conn:
-        token = users.issue_api_token(conn, code, label=label, now=gateway.clock(), actor=_actor())
+        token = users.issue_api_token(conn, code, label=label, now=gateway.clock(), actor=actor())
     click.echo(token)
 
 

@@ -16,8 +16,7 @@ from typing import Any
 import click
 
 from gateway import pos_ledger
-from gateway.app import Gateway
-from gateway.config import Settings
+from gateway.cli_shared import open_gateway
 from gateway.deadline_watch import watch as run_watch
 from gateway.decision_responses import DecisionResponder
 from gateway.model.findings import Finding
@@ -26,12 +25,6 @@ from gateway.storage import call_facts
 from gateway.storage import pos as pos_store
 from gateway.storage.amendments import AmendmentStatus
 from gateway.storage.call_facts import CallEvent
-
-
-def _open(ctx: click.Context) -> Gateway:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return Gateway(settings)
 
 
 def _fail(reason: Finding) -> click.ClickException:
@@ -60,7 +53,7 @@ def amendments_list(
     ctx: click.Context, office: str | None, status: str | None, as_json: bool
 ) -> None:
     """Amendments, oldest first."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     with gateway.db.engine.connect() as conn:
         rows = amendment_store.listing(conn, office_code=office, status=status)
     gateway.db.dispose()
@@ -86,7 +79,7 @@ def amendments_approve(ctx: click.Context, key: str, by: str, as_json: bool) -> 
     """Approve amendment ID (nomor aju or document id): the pos gets its next version.
 
     The carrier gets the approval as a response on the channel the amendment came by."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     try:
         decision = pos_ledger.approve(
             gateway.db, key, by=by, now=gateway.clock(), respond=DecisionResponder(gateway.pipeline)
@@ -108,7 +101,7 @@ def amendments_refuse(ctx: click.Context, key: str, by: str, reason: str, as_jso
     """Refuse amendment ID (nomor aju or document id); the pos stays as it is.
 
     The carrier gets the refusal, with the reason, on the channel the amendment came by."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     try:
         decision = pos_ledger.refuse(
             gateway.db,
@@ -183,7 +176,7 @@ def pos() -> None:
 @click.pass_context
 def pos_open(ctx: click.Context, office: str, as_json: bool) -> None:
     """Open and partially closed pos of the office, with their age and what remains."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     now = gateway.clock()
     with gateway.db.engine.connect() as conn:
         rows = pos_store.open_pos(conn, office)
@@ -239,7 +232,7 @@ def _open_json(r: pos_store.OpenPos, now: datetime) -> dict[str, Any]:
 def pos_show(ctx: click.Context, bc11: str, number: str, as_json: bool) -> None:
     """A pos as it stands and its versions. BC11: the manifest's nomor aju; POS: 2, 1.1, ..."""
     wanted = _pos_number(number)
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     with gateway.db.engine.connect() as conn:
         document_id = pos_store.bc11_by_nomor_aju(conn, bc11)
         found = {} if document_id is None else pos_store.registered_pos(conn, document_id, [wanted])
@@ -328,7 +321,7 @@ def watch(ctx: click.Context, as_json: bool) -> None:
     Each deadline is measured from the recorded actual arrival/departure when there is one,
     else from the BC 1.0's announced ETA/ETD; the basis is printed with it.
     """
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     reference = gateway.pipeline.reference()
     with gateway.db.engine.connect() as conn:
         report = run_watch(conn, now=gateway.clock(), reference=reference)
@@ -387,7 +380,7 @@ def _record_fact(
     at: str,
     by: str,
 ) -> None:
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     reference = gateway.pipeline.reference()
     zone = reference.offices[office].zone if office in reference.offices else UTC
     try:
@@ -469,7 +462,7 @@ def calls_departed(
 @click.pass_context
 def calls_show(ctx: click.Context, office: str, number: str, day: str, as_json: bool) -> None:
     """Every actual arrival and departure recorded of a BC 1.0, oldest first."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     try:
         when = date.fromisoformat(day)
     except ValueError:

@@ -6,39 +6,17 @@ process at once. Messages are in Indonesian and English.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import click
 
-from gateway.config import Settings
+from gateway.cli_shared import actor, open_database, settings_of
 from gateway.login_guard import DOORS, address_key
 from gateway.storage import login_failures
-from gateway.storage.database import Database
 from gateway.storage.login_failures import EVERY_ADDRESS
 from gateway.storage.submissions import audit_row, insert_rows
 from gateway.storage.tables import audit_log
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _database(settings: Settings) -> Database:
-    db = Database(settings.database_url, pool_size=1)
-    db.migrate()
-    return db
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name for this uid (containers)
-        return f"cli:uid{os.getuid()}"
 
 
 @click.group("logins")
@@ -52,8 +30,8 @@ def logins_group() -> None:
 @click.pass_context
 def logins_list(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """Users refused for too many failed log-ins (per address, and over every address)."""
-    settings = _settings(ctx)
-    db = _database(settings)
+    settings = settings_of(ctx)
+    db = open_database(ctx)
     now = datetime.now(UTC)
     since = now - timedelta(seconds=settings.login_lockout_seconds)
     with db.engine.connect() as conn:
@@ -99,8 +77,7 @@ def logins_unlock(ctx: click.Context, username: str, door: str | None, address: 
     Removes the user's counters (every door and address unless narrowed); the next log-in
     is checked again at once. The unlock is in the audit trail.
     """
-    settings = _settings(ctx)
-    db = _database(settings)
+    db = open_database(ctx)
     # Carrier codes are counted in upper case, as the SFTP server reads them.
     names = {username, username.strip().upper()} if door != "web" else {username}
     where = None if address is None else address_key(address)
@@ -114,7 +91,7 @@ def logins_unlock(ctx: click.Context, username: str, door: str | None, address: 
             [
                 audit_row(
                     at=datetime.now(UTC),
-                    actor=_actor(),
+                    actor=actor(),
                     action="login_unlocked",
                     detail={"user": username, "door": door, "address": where, "counters": removed},
                 )

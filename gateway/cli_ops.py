@@ -7,30 +7,14 @@ document, so nothing here can register one twice. Messages are in Indonesian and
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 
 import click
 
-from gateway.app import Gateway
-from gateway.config import Settings
+from gateway.cli_shared import actor, open_gateway
 from gateway.storage import deadletters
 from gateway.storage import submissions as store
 from gateway.storage.deadletters import ReplayOutcome
-
-
-def _open(ctx: click.Context) -> Gateway:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return Gateway(settings)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name for this uid (containers)
-        return f"cli:uid{os.getuid()}"
 
 
 @click.command()
@@ -49,12 +33,12 @@ def replay(ctx: click.Context, key: str, redeliver: bool) -> None:
     because the gateway could not read it (FILE-007) is read again, once the defect is
     fixed, as a new submission from the same kept bytes.
     """
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     with gateway.db.transaction() as conn:
         submission_id = store.find_submission_id(conn, key)
         result = (
             deadletters.replay(
-                conn, submission_id, redeliver=redeliver, now=gateway.clock(), actor=_actor()
+                conn, submission_id, redeliver=redeliver, now=gateway.clock(), actor=actor()
             )
             if submission_id is not None
             else deadletters.Replay(outcome=ReplayOutcome.NOT_FOUND, submission_id=None)
@@ -111,7 +95,7 @@ def deadletters_group() -> None:
 @click.pass_context
 def deadletters_list(ctx: click.Context, as_json: bool) -> None:
     """Dead letters, oldest first: job, kind, submission, attempts, age, last error."""
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     with gateway.db.engine.connect() as conn:
         found = deadletters.list_failed(conn)
     gateway.db.dispose()
@@ -147,10 +131,10 @@ def deadletters_retry(ctx: click.Context, job_ids: tuple[int, ...], retry_all: b
         raise click.UsageError(
             "sebutkan nomor pekerjaan atau --all / give job ids or --all (not both)"
         )
-    gateway = _open(ctx)
+    gateway = open_gateway(ctx)
     with gateway.db.transaction() as conn:
         retried = deadletters.retry_failed(
-            conn, None if retry_all else list(job_ids), now=gateway.clock(), actor=_actor()
+            conn, None if retry_all else list(job_ids), now=gateway.clock(), actor=actor()
         )
     gateway.db.dispose()
     for d in retried:

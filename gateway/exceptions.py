@@ -16,6 +16,7 @@ caller what to do with it::
     │   ├── Overloaded              the work queue is over max_queue_depth: send again later
     │   └── UnsafeFolder            a carrier's folder is a link (or not a folder): not used
     └── ConfigurationError          the operator's configuration is wrong: fix it, then restart
+        └── SchemaOutdated          the database schema is behind the code: pde-gateway migrate
 
 Third-party errors are wrapped where they enter (lxml in ``parsers.xml``, SQLAlchemy in
 ``gateway.storage``) with ``raise ... from exc`` so the original stays in ``__cause__``.
@@ -122,3 +123,8 @@ class UnsafeFolder(TransientError):
 
 class ConfigurationError(GatewayError):
     """The gateway's configuration is invalid."""
+
+
+class SchemaOutdated(ConfigurationError):
+    """The database's schema is not the one this code needs, and the caller may not change it
+    (a CLI command other than ``run``/``migrate``): the operator runs ``pde-gateway migrate``."""

@@ -20,6 +20,7 @@ from gateway.exceptions import (
     ConfigurationError,
     DatabaseUnavailable,
     DiskFull,
+    SchemaOutdated,
     StorageUnavailable,
 )
 from gateway.storage import disk
@@ -100,6 +101,26 @@ class Database:
                         sa.text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
                     )
                     conn.commit()
+
+    def require_schema(self) -> None:
+        """The schema must be current; only a new, empty database is set up here.
+
+        For commands that are not ``run``/``migrate``: the first command of a fresh install
+        needs no separate step, but a database behind the code is changed only on purpose
+        (``pde-gateway migrate``), never by a command that happens to touch it.
+        """
+        revision = self.revision()
+        if revision == SCHEMA_REVISION:
+            return
+        if revision is None:
+            self.migrate()
+            return
+        raise SchemaOutdated(
+            f"skema basis data pada revisi {revision}, versi gateway ini memerlukan "
+            f"{SCHEMA_REVISION}: jalankan `pde-gateway migrate` / the database schema is at "
+            f"revision {revision}, this version of the gateway needs {SCHEMA_REVISION}: "
+            "run `pde-gateway migrate`"
+        )
 
     def revision(self) -> str | None:
         """The schema revision of the database, or None for a new database."""

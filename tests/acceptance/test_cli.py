@@ -90,3 +90,35 @@ def test_unknown_partner_and_missing_file(tmp_path: Path) -> None:
     assert done.returncode == 1 and refusals == ["SND-001"]
     missing = cli(tmp_path, "process", "nope.xml", "--partner", "DEMO")
     assert missing.returncode == 2 and "nope.xml" in missing.stderr
+
+
+def _downgrade_one_revision(database: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from gateway.storage.database import MIGRATIONS, Database
+
+    db = Database(f"sqlite:///{database}", pool_size=1)
+    with db.engine.connect() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "-1")
+        conn.commit()
+    db.dispose()
+
+
+def test_migrate_is_explicit_once_the_database_exists(tmp_path: Path) -> None:
+    # First use: a command on a new data dir sets the database up by itself.
+    assert cli(tmp_path, "queue").returncode == 0
+    again = cli(tmp_path, "migrate")
+    assert again.returncode == 0 and "up to date" in again.stdout
+    # A database behind the code: commands refuse and name the step; migrate upgrades.
+    _downgrade_one_revision(tmp_path / "data" / "gateway.db")
+    refused = cli(tmp_path, "queue")
+    assert refused.returncode == 1
+    assert "pde-gateway migrate" in refused.stderr and "jalankan" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    upgraded = cli(tmp_path, "migrate")
+    assert upgraded.returncode == 0 and "schema upgraded" in upgraded.stdout, upgraded.stderr
+    assert cli(tmp_path, "queue").returncode == 0

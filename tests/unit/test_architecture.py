@@ -36,9 +36,16 @@ RUNTIME = (
     "gateway.cli_ops",
     "gateway.cli_bc11",
     "gateway.cli_logins",
+    "gateway.cli_shared",
 )
 IO_LIBRARIES = ("sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "paramiko")
-CLI = ("gateway.cli", "gateway.cli_ops", "gateway.cli_bc11", "gateway.cli_logins")
+CLI = (
+    "gateway.cli",
+    "gateway.cli_ops",
+    "gateway.cli_bc11",
+    "gateway.cli_logins",
+    "gateway.cli_shared",
+)
 
 # (who, may not import, why)
 CONTRACTS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
@@ -53,9 +60,17 @@ CONTRACTS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
         "the canonical records know nothing of formats, rules or I/O",
     ),
     (
-        ("gateway.messages", "gateway.exceptions"),
+        (
+            "gateway.messages",
+            "gateway.exceptions",
+            "gateway.numbering",
+            "gateway.call_keys",
+            "gateway.reference",
+            "gateway.codelists",
+        ),
         (*RUNTIME, "parsers", "handlers", *IO_LIBRARIES),
-        "the message catalogue and the exception tree are leaves of the domain",
+        "the rest of the domain (messages, exceptions, numbering, call keys, reference data) "
+        "is below the formats, the rules and the runtime",
     ),
     (
         ("gateway.storage",),
@@ -77,9 +92,11 @@ CONTRACTS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
 )
 
 # TODO(issue 15): known violations, to be removed; never add to these lists.
-ALLOWED_CYCLES: set[frozenset[str]] = {
-    # Being untangled by the parser work of issue 15 (the 355 answer and the acks import each
-    # other lazily).
+ALLOWED_CYCLES: set[frozenset[str]] = set()
+# Being untangled right now by the parser work of issue 15 (the 355 answer and the X12 acks
+# import each other lazily): tolerated whether or not it is still there; delete this entry once
+# that work is in.
+IN_FLIGHT_CYCLES: set[frozenset[str]] = {
     frozenset({"parsers.x12.acks", "parsers.x12.response_355"}),
 }
 ALLOWED_VIOLATIONS: set[tuple[str, str]] = set()
@@ -238,7 +255,7 @@ def test_the_graph_sees_the_code(graph: dict[str, set[str]]) -> None:
 
 
 def test_no_import_cycles(graph: dict[str, set[str]]) -> None:
-    cycles = {cycle for cycle in _cycles(graph) if cycle not in ALLOWED_CYCLES}
+    cycles = set(_cycles(graph)) - ALLOWED_CYCLES - IN_FLIGHT_CYCLES
     assert not cycles, "import cycles: " + "; ".join(
         " <-> ".join(sorted(cycle)) for cycle in cycles
     )
