@@ -9,13 +9,11 @@ and the message are sound, otherwise a refusal carrying the CONTRL codes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gateway.exceptions import DocumentError, SizeLimitError
 from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
+from gateway.resources import schema_path
 from parsers.base import Format, ParsedDocument, ParseResult, ZoneForOffice
-from parsers.edifact.acks import EdifactReport
 from parsers.edifact.envelope import (
     Envelope,
     EnvelopeError,
@@ -24,9 +22,10 @@ from parsers.edifact.envelope import (
     decode,
     read,
 )
+from parsers.edifact.report import EdifactReport
 from parsers.edifact.segments import Message
 
-DEFINITIONS = Path(__file__).resolve().parents[2] / "schemas" / "edifact"
+DEFINITIONS = schema_path("edifact")
 _GUESSED_TYPE = {"CUSREP": DocumentType.RKSP, "CUSCAR": DocumentType.INWARD_MANIFEST}
 
 

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.model.outcome import DocumentStatus, Outcome
 from parsers.base import AckFile, ControlNumbers, ParseResult
 from parsers.edifact.envelope import GATEWAY_ID, Envelope, EnvelopeError, MessageReport
+from parsers.edifact.report import EdifactReport
 from parsers.xml.acks import XmlAckRenderer
 
 # C108 in D.95B-D.99B: up to five 4440 components of an..70 each; longer text takes more FTX.
@@ -36,16 +36,6 @@ FTX_TEXT = 70
 FTX_PARTS = 5
 # "DTM at position 7": where an EDIFACT mapper located a finding (ERP C853 tag and position)
 _SEGMENT_PLACE = re.compile(r"\b([A-Z]{3}) at position (\d+)\b")
-
-
-@dataclass(kw_only=True, slots=True)
-class EdifactReport:
-    """What the EDIFACT parser leaves for the acknowledgments (``ParseResult.envelope``)."""
-
-    envelope: Envelope
-    # Message index in the interchange -> its structure findings (UCS/UCD level).
-    structure: dict[int, list[EnvelopeError]] = field(default_factory=dict)
-    documents: dict[int, list[int]] = field(default_factory=dict)  # message -> documents
 
 
 class _Writer:

@@ -19,8 +19,8 @@ from gateway.exceptions import DocumentError, SizeLimitError
 from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
 from parsers.base import Format, ParsedDocument, ParseResult, ZoneForOffice
-from parsers.x12.acks import Echo, X12Report
 from parsers.x12.envelope import Envelope, Stream, check_syntax, decode, read
+from parsers.x12.report import Echo, X12Report
 from parsers.x12.segments import Segment, TransactionSet
 from parsers.x12.validation import SetKey, Verdict, served, set_ids, validate_streaming
 from parsers.x12.verdicts import (

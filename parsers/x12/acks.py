@@ -8,86 +8,20 @@ the pipeline). Written with the sender's own delimiters.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from gateway.model.outcome import Outcome
 from parsers.base import AckFile, ControlNumbers, ParseResult
 from parsers.x12.envelope import Envelope, InterchangeReport
-from parsers.x12.segments import Interchange
-from parsers.x12.verdicts import GroupVerdict, SetVerdict
+from parsers.x12.report import X12Report
+from parsers.x12.response_355 import render_355s, render_decision_355
+from parsers.x12.verdicts import SetVerdict
+from parsers.x12.writer import GATEWAY_ID, Writer, write_isa
 from parsers.xml.acks import XmlAckRenderer
 
-GATEWAY_ID = "DJBCPDE"
 # TA1 note codes that still let the interchange through ("accepted with errors").
 _TA1_ERRORS_ONLY = {"014", "015"}
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Echo:
-    """The few segments of an inbound transaction set a 355 repeats back."""
-
-    m10: tuple[str, ...]  # M10-01.. (for a 323: built from V1)
-    p4: tuple[str, ...]  # P4-01.. (for a 323: the R4*D port and its ETA)
-    bills: dict[str, tuple[str, ...]] = field(default_factory=dict)  # LX-01 -> M11 elements
-
-
-@dataclass(kw_only=True, slots=True)
-class X12Report:
-    """What the X12 parser leaves for the acknowledgments (``ParseResult.envelope``)."""
-
-    envelope: Envelope
-    groups: dict[tuple[int, int], GroupVerdict] = field(default_factory=dict)  # (isa, gs)
-    # Index of the first document of each transaction set, by (isa, gs, set) position.
-    documents: dict[tuple[int, int, int], list[int]] = field(default_factory=dict)
-    duplicate_interchanges: set[int] = field(default_factory=set)
-    echoes: dict[tuple[int, int, int], Echo] = field(default_factory=dict)
-
-
-class _Writer:
-    def __init__(self, envelope: Envelope) -> None:
-        self.e = envelope.element_separator
-        self.c = envelope.component_separator
-        self.t = envelope.segment_terminator
-        self.lines: list[str] = []
-
-    def seg(self, *elements: str) -> None:
-        values = list(elements)
-        while len(values) > 1 and values[-1] == "":
-            values.pop()
-        self.lines.append(self.e.join(values) + self.t)
-
-    def text(self) -> bytes:
-        # One segment a line, unless the terminator is itself a line break (a blank line
-        # would be an empty segment, where pyx12's reader stops).
-        if self.t in "\r\n":
-            return "".join(self.lines).encode("ascii")
-        return "\n".join(self.lines).encode("ascii") + b"\n"
-
-
-def _isa(w: _Writer, theirs: Interchange, control: int, at: datetime) -> None:
-    version = theirs.version or "00401"
-    repetition = "^" if version >= "00501" else "U"
-    w.seg(
-        "ISA",
-        "00",
-        " " * 10,
-        "00",
-        " " * 10,
-        "ZZ",
-        GATEWAY_ID.ljust(15),
-        theirs.sender_qualifier or "ZZ",
-        (theirs.sender_id or "UNKNOWN").ljust(15)[:15],
-        f"{at:%y%m%d}",
-        f"{at:%H%M}",
-        repetition,
-        version,
-        f"{control:09d}",
-        "0",
-        theirs.usage or "P",
-        w.c,
-    )
 
 
 def render_ta1(
@@ -108,8 +42,8 @@ def render_ta1(
         status, note = "E", codes[0]
     else:
         status, note = "R", codes[0]
-    w = _Writer(envelope)
-    _isa(w, theirs, control, at)
+    w = Writer(envelope)
+    write_isa(w, theirs, control, at)
     w.seg(
         "TA1",
         theirs.control_number or "000000000",
@@ -136,8 +70,8 @@ def render_functional_acks(
         if not groups:
             continue
         control = numbers(f"x12:isa:{partner}")
-        w = _Writer(report.envelope)
-        _isa(w, interchange.interchange, control, at)
+        w = Writer(report.envelope)
+        write_isa(w, interchange.interchange, control, at)
         kinds = set()
         for gs_index, verdict in groups:
             theirs = interchange.groups[gs_index].group
@@ -179,7 +113,7 @@ def render_functional_acks(
     return out
 
 
-def _set_response(w: _Writer, st: SetVerdict, is_999: bool) -> None:
+def _set_response(w: Writer, st: SetVerdict, is_999: bool) -> None:
     w.seg("AK2", st.set_id, st.control_number)
     for segment in st.segments:
         w.seg(
@@ -204,8 +138,6 @@ class X12AckRenderer:
 
     def __init__(self, render_355: _Render355 | None = None) -> None:
         if render_355 is None:
-            from parsers.x12.response_355 import render_355s
-
             render_355 = render_355s
         self.render_355 = render_355
 
@@ -251,8 +183,6 @@ class X12AckRenderer:
         self, result: ParseResult | None, outcome: Outcome, numbers: ControlNumbers
     ) -> AckFile:
         """A 355 with the head of office's decision, in its own interchange like the first."""
-        from parsers.x12.response_355 import render_decision_355
-
         report = result.envelope if result is not None else None
         if not isinstance(report, X12Report) or not report.envelope.interchanges:
             return XmlAckRenderer().render_decision(result, outcome, numbers)

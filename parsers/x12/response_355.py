@@ -25,9 +25,11 @@ import structlog
 from gateway.model import Finding
 from gateway.model.outcome import HeadDecision, Outcome
 from parsers.base import AckFile, ControlNumbers
-from parsers.x12.acks import GATEWAY_ID, Echo, X12Report, _isa, _Writer
+from parsers.times import iso_duration
+from parsers.x12.report import Echo, X12Report
+from parsers.x12.segments import Interchange
 from parsers.x12.validation import validate_355
-from parsers.xml.acks import iso_duration
+from parsers.x12.writer import GATEWAY_ID, Writer, write_isa
 
 log = structlog.get_logger("parsers.x12.response_355")
 
@@ -89,8 +91,6 @@ def _render(
     outcome: Outcome,
     numbers: ControlNumbers,
 ) -> bytes:
-    from parsers.x12.segments import Interchange
-
     assert isinstance(theirs, Interchange)
     partner = outcome.sender
     control = numbers(f"x12:isa:{partner}")
@@ -139,13 +139,11 @@ def _write(
     *,
     full: bool,
 ) -> bytes:
-    from parsers.x12.segments import Interchange
-
     assert isinstance(theirs, Interchange)
     at = outcome.decided_at
-    w = _Writer(report.envelope)
+    w = Writer(report.envelope)
     clean = _cleaner(w)
-    _isa(w, theirs, control, at)
+    write_isa(w, theirs, control, at)
     w.seg(
         "GS",
         "SO",
@@ -262,7 +260,7 @@ def _cut(text: str) -> list[str]:
     return [p for p in pieces if p] or ["-"]
 
 
-def _k1s(w: _Writer, found: list[Finding], clean: _Clean, *, budget: int = K1_PER_PLACE) -> None:
+def _k1s(w: Writer, found: list[Finding], clean: _Clean, *, budget: int = K1_PER_PLACE) -> None:
     for index, item in enumerate(found):
         where = clean(str(item.location)) if item.location else ""
         pieces_id = _wrap(clean(item.message_id))
@@ -294,6 +292,6 @@ class _Clean:
         return " ".join(ascii_text.translate(self.table).split())
 
 
-def _cleaner(w: _Writer) -> _Clean:
+def _cleaner(w: Writer) -> _Clean:
     """Text never carries the interchange's delimiters (nor non-ASCII)."""
     return _Clean(w.e + w.c + w.t + "^")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from lxml import etree
@@ -16,6 +15,7 @@ from lxml import etree
 from gateway.model.findings import Finding, Flag
 from gateway.model.outcome import HeadDecision, Outcome
 from parsers.base import AckFile, ControlNumbers, ParseResult
+from parsers.times import instant, iso_duration
 
 NAMESPACE = "urn:pde-gateway:xml:1"
 # The default namespace: lxml takes None as a key, lxml-stubs only know str keys.
@@ -34,41 +34,6 @@ def _sub(parent: etree._Element, name: str, text: object | None = None) -> etree
     if text is not None:
         element.text = _safe(str(text))
     return element
-
-
-def instant(value: datetime) -> str:
-    """ISO 8601 with a whole-minute offset (a zone with a seconds offset is given in UTC)."""
-    offset = value.utcoffset()
-    if offset is None or offset % timedelta(minutes=1):
-        value = value.astimezone(UTC)
-    return value.isoformat()
-
-
-def iso_duration(delta: timedelta) -> str:
-    """``timedelta(days=1, hours=2, minutes=30)`` -> ``P1DT2H30M``; negative with a ``-``."""
-    sign = "-" if delta < timedelta(0) else ""
-    delta = abs(delta)
-    days = delta.days
-    minutes, seconds = divmod(delta.seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    out = f"{sign}P"
-    if days:
-        out += f"{days}D"
-    time = ""
-    if hours:
-        time += f"{hours}H"
-    if minutes:
-        time += f"{minutes}M"
-    if seconds or delta.microseconds:
-        if delta.microseconds:
-            time += f"{seconds}.{delta.microseconds:06d}".rstrip("0") + "S"
-        else:
-            time += f"{seconds}S"
-    if time:
-        out += "T" + time
-    if out.endswith("P"):
-        out += "T0S"
-    return out
 
 
 def _identity(root: etree._Element, outcome: Outcome) -> None:
