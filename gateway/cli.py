@@ -18,7 +18,7 @@ from gateway.app import Gateway, Role, parse_roles
 from gateway.channels.base import Inbound, safe_name
 from gateway.channels.filedrop import PARTNER_FOLDER
 from gateway.channels.folders import exists_at, open_tree, write_at
-from gateway.cli_shared import actor, carrier_code, open_gateway, settings_of
+from gateway.cli_shared import actor, carrier_code, json_option, open_gateway, settings_of
 from gateway.config import load_settings
 from gateway.exceptions import ConfigurationError, GatewayError, UnsafeFolder
 from gateway.logs import configure_logging
@@ -174,7 +174,7 @@ def process(ctx: click.Context, files: tuple[Path, ...], partner: str, as_json: 
 
 @main.command()
 @click.argument("key")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def status(ctx: click.Context, key: str, as_json: bool) -> None:
     """Show a submission by its id or by a document's nomor aju."""
@@ -189,7 +189,7 @@ def status(ctx: click.Context, key: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def queue(ctx: click.Context, as_json: bool) -> None:
     """Jobs in the work queue by kind and status."""
@@ -211,7 +211,7 @@ def partners() -> None:
 
 
 @partners.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def partners_list(ctx: click.Context, as_json: bool) -> None:
     reference = open_gateway(ctx).pipeline.reference()
@@ -350,7 +350,7 @@ def partners_agencies_end(ctx: click.Context, carrier: str, npwp: str, on: str |
 
 @partners_agencies.command("list")
 @click.argument("carrier", required=False)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def partners_agencies_list(ctx: click.Context, carrier: str | None, as_json: bool) -> None:
     """Agency relations, of one carrier or all."""
@@ -446,7 +446,7 @@ def partners_keys_revoke(ctx: click.Context, carrier: str, fingerprint: str) -> 
 @partners_keys.command("list")
 @click.argument("carrier")
 @click.option("--all", "include_revoked", is_flag=True, help="Revoked credentials too.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def partners_keys_list(
     ctx: click.Context, carrier: str, include_revoked: bool, as_json: bool
@@ -587,7 +587,7 @@ def partners_pull_set(
 
 
 @partners_pull.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def partners_pull_list(ctx: click.Context, as_json: bool) -> None:
     """Every pull endpoint."""
@@ -628,7 +628,7 @@ def offices() -> None:
 
 
 @offices.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def offices_list(ctx: click.Context, as_json: bool) -> None:
     reference = open_gateway(ctx).pipeline.reference()

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from gateway import pos_ledger
-from gateway.cli_shared import open_gateway
+from gateway.cli_shared import json_option, open_gateway
 from gateway.deadline_watch import watch as run_watch
 from gateway.decision_responses import DecisionResponder
 from gateway.model.findings import Finding
@@ -47,7 +47,7 @@ def amendments() -> None:
     default=None,
     help="Only amendments in this status (e.g. PENDING_APPROVAL).",
 )
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def amendments_list(
     ctx: click.Context, office: str | None, status: str | None, as_json: bool
@@ -73,7 +73,7 @@ def amendments_list(
 @amendments.command("approve")
 @click.argument("key", metavar="ID")
 @click.option("--by", "by", required=True, help="The head of office deciding (name or user).")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def amendments_approve(ctx: click.Context, key: str, by: str, as_json: bool) -> None:
     """Approve amendment ID (nomor aju or document id): the pos gets its next version.
@@ -95,7 +95,7 @@ def amendments_approve(ctx: click.Context, key: str, by: str, as_json: bool) -> 
 @click.argument("key", metavar="ID")
 @click.option("--by", "by", required=True, help="The head of office deciding (name or user).")
 @click.option("--reason", required=True, help="Why, as the carrier will read it.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def amendments_refuse(ctx: click.Context, key: str, by: str, reason: str, as_json: bool) -> None:
     """Refuse amendment ID (nomor aju or document id); the pos stays as it is.
@@ -172,7 +172,7 @@ def pos() -> None:
 
 @pos.command("open")
 @click.option("--office", required=True, help="Customs office code, e.g. 040300.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def pos_open(ctx: click.Context, office: str, as_json: bool) -> None:
     """Open and partially closed pos of the office, with their age and what remains."""
@@ -227,7 +227,7 @@ def _open_json(r: pos_store.OpenPos, now: datetime) -> dict[str, Any]:
 @pos.command("show")
 @click.argument("bc11", metavar="BC11")
 @click.argument("number", metavar="POS")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def pos_show(ctx: click.Context, bc11: str, number: str, as_json: bool) -> None:
     """A pos as it stands and its versions. BC11: the manifest's nomor aju; POS: 2, 1.1, ..."""
@@ -313,7 +313,7 @@ def _pos_number(text: str) -> str:
 
 
 @click.command("watch")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def watch(ctx: click.Context, as_json: bool) -> None:
     """Manifests overdue after arrival (Art. 4) and after departure (Art. 8(2)); late RKSP/JKSP.
@@ -458,7 +458,7 @@ def calls_departed(
 @click.argument("office")
 @click.argument("number")
 @click.argument("day", metavar="DATE")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def calls_show(ctx: click.Context, office: str, number: str, day: str, as_json: bool) -> None:
     """Every actual arrival and departure recorded of a BC 1.0, oldest first."""

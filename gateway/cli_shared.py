@@ -18,6 +18,9 @@ from gateway.config import Settings
 from gateway.exceptions import SchemaOutdated
 from gateway.storage.database import Database
 
+# ``--json``: the same answer for scripts instead of the text for people.
+json_option = click.option("--json", "as_json", is_flag=True)
+
 
 def settings_of(ctx: click.Context) -> Settings:
     settings = ctx.obj
