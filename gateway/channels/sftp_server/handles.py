@@ -9,12 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import paramiko
 import structlog
-from paramiko.sftp import (
-    SFTP_BAD_MESSAGE,
-    SFTP_FAILURE,
-    SFTP_OK,
-    SFTP_PERMISSION_DENIED,
-)
+from paramiko.sftp import SFTP_BAD_MESSAGE, SFTP_FAILURE, SFTP_OK, SFTP_PERMISSION_DENIED
 
 from gateway.channels.filedrop import TEMPORARY
 from gateway.channels.sftp_server.messages import message

@@ -8,10 +8,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from paramiko.sftp import (
-    SFTP_NO_SUCH_FILE,
-    SFTP_PERMISSION_DENIED,
-)
+from paramiko.sftp import SFTP_NO_SUCH_FILE, SFTP_PERMISSION_DENIED
 
 from gateway.channels.sftp_server.messages import CONTROL, message
 
