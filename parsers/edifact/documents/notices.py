@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from gateway.model import (
     Conveyance,
     Document,
     DocumentHeader,
-    Jksp,
     RegistrationKind,
-    Rksp,
     ScheduledCall,
 )
 from parsers.edifact.documents.elements import (
@@ -40,6 +38,7 @@ from parsers.edifact.documents.elements import (
     _text,
 )
 from parsers.edifact.segments import Segment
+from parsers.records import conveyance_notice
 from parsers.refusal import refuse_at as _refuse
 
 # ---------------------------------------------------------------- CUSREP -> RKSP / JKSP
@@ -94,38 +93,26 @@ def _conveyance_notice(
         )
         for call in calls
     ]
-    if len(calls) == 1:
-        only = scheduled[0]
+
+    def voyage_date() -> date | None:
         voyage = _reference_with_date(body, "VON")
-        return Rksp(
-            header=header,
-            conveyance=conveyance,
-            carrier=carrier,
-            voyage_number=only.voyage_number,
-            port_of_origin=only.port_of_origin,
-            last_port_of_call=only.last_port_of_call,
-            port_of_arrival=port_of_arrival,
-            next_port=only.next_port,
-            eta=only.eta,
-            etd=only.etd,
-            actual_arrival=only.actual_arrival,
-            actual_departure=only.actual_departure,
-            voyage_date=voyage[2] if voyage else None,
-            amends=amends,
-        )
-    period = next((s for s in body if s.tag == "DTM" and s.get(1) == PERIOD), None)
-    if period is None:
-        _missing(bgm, "DTM+324", "a JKSP (several TDT groups) gives its period")
-    start, end = _dtm_period(period)
-    return Jksp(
+        return voyage[2] if voyage else None
+
+    def period() -> tuple[date, date]:
+        segment = next((s for s in body if s.tag == "DTM" and s.get(1) == PERIOD), None)
+        if segment is None:
+            _missing(bgm, "DTM+324", "a JKSP (several TDT groups) gives its period")
+        return _dtm_period(segment)
+
+    return conveyance_notice(
         header=header,
         conveyance=conveyance,
         carrier=carrier,
         port_of_arrival=port_of_arrival,
-        period_start=start,
-        period_end=end,
-        calls=tuple(scheduled),
+        calls=scheduled,
         amends=amends,
+        voyage_date=voyage_date,
+        period=period,
     )
 
 

@@ -20,6 +20,7 @@ from gateway.model import (
 )
 from parsers import fields
 from parsers.fields import FieldError
+from parsers.records import conveyance_notice
 from parsers.x12.documents.elements import (
     ATA,
     ATD,
@@ -138,40 +139,29 @@ def _conveyance_notice(body: _Body, context: _Context) -> Rksp | Jksp:
     if len(arrival_ports) > 1:
         _structure(calls[1].arrival, "every R4*D of a JKSP is the same port (this office)")
     port_of_arrival = arrival_ports.pop()
-    if len(scheduled) == 1:
-        only = scheduled[0]
-        return Rksp(
-            header=header,
-            conveyance=conveyance,
-            carrier=carrier,
-            voyage_number=only.voyage_number,
-            port_of_origin=only.port_of_origin,
-            last_port_of_call=only.last_port_of_call,
-            port_of_arrival=port_of_arrival,
-            next_port=only.next_port,
-            eta=only.eta,
-            etd=only.etd,
-            actual_arrival=only.actual_arrival,
-            actual_departure=only.actual_departure,
-            voyage_date=_attribute_date(attribute_k1, attributes["VD"][0])
-            if "VD" in attributes
-            else None,
-            amends=amends,
+
+    def voyage_date() -> date | None:
+        if "VD" not in attributes:
+            return None
+        return _attribute_date(attribute_k1, attributes["VD"][0])
+
+    def period() -> tuple[date, date]:
+        if "PERIOD" in attributes:
+            start, end = (_attribute_date(attribute_k1, raw) for raw in attributes["PERIOD"])
+            return start, end
+        return min(call.eta.date() for call in scheduled), max(
+            call.eta.date() for call in scheduled
         )
-    if "PERIOD" in attributes:
-        start, end = (_attribute_date(attribute_k1, raw) for raw in attributes["PERIOD"])
-    else:
-        start = min(call.eta.date() for call in scheduled)
-        end = max(call.eta.date() for call in scheduled)
-    return Jksp(
+
+    return conveyance_notice(
         header=header,
         conveyance=conveyance,
         carrier=carrier,
         port_of_arrival=port_of_arrival,
-        period_start=start,
-        period_end=end,
-        calls=tuple(scheduled),
+        calls=scheduled,
         amends=amends,
+        voyage_date=voyage_date,
+        period=period,
     )
 
 
