@@ -16,8 +16,9 @@ import threading
 from pathlib import Path
 
 from gateway.exceptions import ConfigurationError
+from gateway.resources import schema_path
 
-CODES_DIR = Path(__file__).resolve().parents[1] / "schemas" / "codes"
+CODES_DIR = schema_path("codes")
 
 
 class CodeList:

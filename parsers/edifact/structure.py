@@ -18,12 +18,12 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from gateway.resources import schema_path
 from parsers.edifact.segments import Message, Segment
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "edifact"
+SCHEMAS = schema_path("edifact")
 
 # 0085 codes used here (UN/EDIFACT syntax service code list)
 MISSING = "13"

@@ -21,9 +21,10 @@ import pyx12.params
 import pyx12.x12n_document
 from lxml import etree
 
+from gateway.resources import schema_path
 from parsers.x12.verdicts import ElementError, SegmentError
 
-MAP_PATH = Path(__file__).resolve().parents[2] / "schemas" / "x12"
+MAP_PATH = schema_path("x12")
 
 logging.getLogger("pyx12").setLevel(logging.CRITICAL)
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from gateway.messages import finding
 from gateway.model.findings import Finding, Location
+from gateway.resources import schema_path
 from parsers.xml.reader import clean_detail
 
 NAMESPACE = "urn:pde-gateway:xml:1"
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "xml"
+SCHEMA_DIR = schema_path("xml")
 
 # Root element local name -> schema file.
 DOCUMENT_SCHEMAS: dict[str, str] = {

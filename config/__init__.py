@@ -1,0 +1,1 @@
+"""The default configuration and reference data (data only, see gateway/resources.py)."""

@@ -1,0 +1,1 @@
+"""Schemas, maps and code lists the gateway validates against (data only: gateway/resources.py)."""
