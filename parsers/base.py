@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Protocol
 
+from gateway.exceptions import SizeLimitError
+from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding
 from gateway.model.common import RECORD
 from gateway.model.findings import Location
@@ -69,6 +71,51 @@ class Parser(Protocol):
     format: Format
 
     def parse(self, data: bytes, *, max_bytes: int) -> ParseResult: ...
+
+
+def check_size(data: bytes, *, max_bytes: int) -> None:
+    """A file over the limit is refused before it is decoded or read (FILE-002)."""
+    if len(data) > max_bytes:
+        raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
+
+
+class EdiParser:
+    """What the X12 and EDIFACT parsers share: their times carry no offset and are read in the
+    time zone of the office a document is for (``zone_for_office``)."""
+
+    def __init__(self, *, zone_for_office: ZoneForOffice | None = None) -> None:
+        self.zone_for_office = zone_for_office
+
+
+def parsed(
+    mapped: Sequence[Document] | None,
+    *,
+    location: Location,
+    findings: Sequence[Finding],
+    document_type: DocumentType,
+    office_code: str | None,
+    control_key: str | None,
+    envelope_sender: str | None,
+) -> list[ParsedDocument]:
+    """The documents one message or transaction set became; when it could not be mapped
+    (``mapped`` None), one unreadable document with its findings and what it seemed to be."""
+    if mapped is None:
+        return [
+            ParsedDocument(
+                document=None,
+                location=location,
+                findings=tuple(findings),
+                document_type=document_type,
+                office_code=office_code,
+                control_key=control_key,
+            )
+        ]
+    return [
+        ParsedDocument(
+            document=d, location=location, control_key=control_key, envelope_sender=envelope_sender
+        )
+        for d in mapped
+    ]
 
 
 @dataclass(**RECORD)

@@ -9,11 +9,11 @@ and the message are sound, otherwise a refusal carrying the CONTRL codes.
 
 from __future__ import annotations
 
-from gateway.exceptions import DocumentError, SizeLimitError
+from gateway.exceptions import DocumentError
 from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
 from gateway.resources import schema_path
-from parsers.base import Format, ParsedDocument, ParseResult, ZoneForOffice
+from parsers.base import EdiParser, Format, ParsedDocument, ParseResult, check_size, parsed
 from parsers.edifact.envelope import (
     Envelope,
     EnvelopeError,
@@ -36,15 +36,11 @@ def served(message: Message) -> bool:
     return (DEFINITIONS / f"{message.type}.{message.version}{message.release}.json").exists()
 
 
-class EdifactParser:
+class EdifactParser(EdiParser):
     format = Format.EDIFACT
 
-    def __init__(self, *, zone_for_office: ZoneForOffice | None = None) -> None:
-        self.zone_for_office = zone_for_office
-
     def parse(self, data: bytes, *, max_bytes: int) -> ParseResult:
-        if len(data) > max_bytes:
-            raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
+        check_size(data, max_bytes=max_bytes)
         text = decode(data)
         envelope = Envelope()
         messages = read(text, envelope)
@@ -75,27 +71,15 @@ class EdifactParser:
                     mapped = self._map(message)
                 except DocumentError as exc:
                     found += exc.findings
-            if mapped is None:
-                documents.append(
-                    ParsedDocument(
-                        document=None,
-                        location=location,
-                        findings=tuple(found),
-                        document_type=_GUESSED_TYPE.get(message.type, DocumentType.UNKNOWN),
-                        office_code=message.recipient if message.recipient.isdigit() else None,
-                        control_key=control_key,
-                    )
-                )
-            else:
-                documents += [
-                    ParsedDocument(
-                        document=d,
-                        location=location,
-                        control_key=control_key,
-                        envelope_sender=header.sender if header else None,
-                    )
-                    for d in mapped
-                ]
+            documents += parsed(
+                mapped,
+                location=location,
+                findings=found,
+                document_type=_GUESSED_TYPE.get(message.type, DocumentType.UNKNOWN),
+                office_code=message.recipient if message.recipient.isdigit() else None,
+                control_key=control_key,
+                envelope_sender=header.sender if header else None,
+            )
             report.documents[index] = list(range(start, len(documents)))
         if not documents and refusing:
             documents.append(

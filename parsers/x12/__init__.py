@@ -15,10 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.exceptions import DocumentError, SizeLimitError
+from gateway.exceptions import DocumentError
 from gateway.messages import finding
 from gateway.model import Document, DocumentType, Finding, Location
-from parsers.base import Format, ParsedDocument, ParseResult, ZoneForOffice
+from parsers.base import (
+    EdiParser,
+    Format,
+    ParsedDocument,
+    ParseResult,
+    ZoneForOffice,
+    check_size,
+    parsed,
+)
 from parsers.x12.envelope import Envelope, Stream, check_syntax, decode, read
 from parsers.x12.report import Echo, X12Report
 from parsers.x12.segments import Segment, TransactionSet
@@ -44,18 +52,14 @@ class _Mapped:
     result: list[Document] | DocumentError | None  # None: not a set we serve
 
 
-class X12Parser:
+class X12Parser(EdiParser):
     """``zone_for_office`` gives an office's time zone: X12 times are the office's local time
     unless a segment names its time code (see docs/formats/x12.md)."""
 
     format = Format.X12
 
-    def __init__(self, *, zone_for_office: ZoneForOffice | None = None) -> None:
-        self.zone_for_office = zone_for_office
-
     def parse(self, data: bytes, *, max_bytes: int) -> ParseResult:
-        if len(data) > max_bytes:
-            raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
+        check_size(data, max_bytes=max_bytes)
         text = decode(data)
         check_syntax(text)
         read_once = self._read_once(text) if _all_served(text) else None
@@ -76,30 +80,16 @@ class X12Parser:
             location = Location(line=item.line, path=f"ST {item.set_id} {item.control_number}")
             theirs = envelope.interchanges[item.position[0]].interchange
             control_key = f"isa:{theirs.sender_id}:{theirs.control_number}"
-            if refusal or item.result is None or isinstance(item.result, DocumentError):
-                findings = refusal or (
-                    item.result.findings if isinstance(item.result, DocumentError) else ()
-                )
-                documents.append(
-                    ParsedDocument(
-                        document=None,
-                        location=location,
-                        findings=tuple(findings),
-                        document_type=_GUESSED_TYPE.get(item.set_id, DocumentType.UNKNOWN),
-                        office_code=item.office_code,
-                        control_key=control_key,
-                    )
-                )
-            else:
-                documents += [
-                    ParsedDocument(
-                        document=d,
-                        location=location,
-                        control_key=control_key,
-                        envelope_sender=theirs.sender_id,
-                    )
-                    for d in item.result
-                ]
+            result = item.result
+            documents += parsed(
+                None if refusal or isinstance(result, DocumentError) else result,
+                location=location,
+                findings=refusal or (result.findings if isinstance(result, DocumentError) else ()),
+                document_type=_GUESSED_TYPE.get(item.set_id, DocumentType.UNKNOWN),
+                office_code=item.office_code,
+                control_key=control_key,
+                envelope_sender=theirs.sender_id,
+            )
             report.documents[item.position] = list(range(start, len(documents)))
         if not documents:
             # No transaction set to answer for: the envelope's own faults are the refusal.

@@ -17,9 +17,10 @@ import re
 
 from lxml import etree
 
-from gateway.exceptions import EncodingError, FormatError, SizeLimitError, XmlDocumentError
+from gateway.exceptions import EncodingError, FormatError, XmlDocumentError
 from gateway.messages import finding
 from gateway.model.findings import Location
+from parsers import base
 
 # An XML declaration in an ASCII-compatible encoding: <?xml version="1.0" encoding="..."?>
 _DECLARED_ENCODING = re.compile(
@@ -36,8 +37,7 @@ def check_size(data: bytes, *, max_bytes: int) -> None:
     """Refuse an empty file or one over ``max_bytes`` before anything else is done with it."""
     if not data.strip():
         raise FormatError([finding("FILE-001")])
-    if len(data) > max_bytes:
-        raise SizeLimitError([finding("FILE-002", size=len(data), limit=max_bytes)])
+    base.check_size(data, max_bytes=max_bytes)
 
 
 def detect_encoding(data: bytes) -> str:
