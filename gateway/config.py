@@ -26,9 +26,10 @@ from pydantic_settings import (
 )
 
 from gateway.exceptions import ConfigurationError
+from gateway.resources import config_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = REPO_ROOT / "config" / "gateway.toml"
+DEFAULT_CONFIG = config_path("gateway.toml")
 ENV_PREFIX = "PDE_GATEWAY_"
 
 
@@ -127,10 +128,10 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="the logging level")
     offices_file: Path = Field(
-        REPO_ROOT / "config" / "offices.toml", description="reference data: customs offices"
+        config_path("offices.toml"), description="reference data: customs offices"
     )
     carriers_file: Path = Field(
-        REPO_ROOT / "config" / "carriers.toml", description="reference data: carriers"
+        config_path("carriers.toml"), description="reference data: carriers"
     )
     web_enabled: bool = Field(True, description="run the web console and HTTP API (gateway/web)")
     web_host: str = Field("127.0.0.1", description="the web console's address")
