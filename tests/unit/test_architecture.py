@@ -80,6 +80,7 @@ CONTRACTS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
             "gateway.call_keys",
             "gateway.reference",
             "gateway.codelists",
+            "gateway.resources",
         ),
         (*RUNTIME, "parsers", "handlers", *IO_LIBRARIES),
         "the rest of the domain (messages, exceptions, numbering, call keys, reference data) "
