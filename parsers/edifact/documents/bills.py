@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from gateway.codelists import package_types
@@ -164,32 +164,13 @@ def _pos_groups(
         pos = bill.pos
         subs = tuple(child.pos for child in children[id(bill)])
         if subs:
-            pos = _with_subs(pos, subs)
+            pos = replace(pos, sub_pos=subs)
         for p in pos.walk():
             if str(p.number) in seen:
                 _invalid(bill.segment, "1004", str(p.number), "pos number used twice")
             seen.add(str(p.number))
         groups.setdefault(bill.group, []).append(pos)
     return tuple(PosGroup(number=n, pos=tuple(p)) for n, p in sorted(groups.items()))
-
-
-def _with_subs(pos: Pos, subs: tuple[Pos, ...]) -> Pos:
-    return Pos(
-        number=pos.number,
-        transport_document=pos.transport_document,
-        shipper=pos.shipper,
-        consignee=pos.consignee,
-        notify=pos.notify,
-        port_of_loading=pos.port_of_loading,
-        port_of_discharge=pos.port_of_discharge,
-        packages=pos.packages,
-        gross_weight_kg=pos.gross_weight_kg,
-        volume_m3=pos.volume_m3,
-        final_destination=pos.final_destination,
-        containers=pos.containers,
-        goods=pos.goods,
-        sub_pos=subs,
-    )
 
 
 def _bill(consignment: _Consignment, containers: dict[str, tuple[Segment, Container]]) -> _Bill:
