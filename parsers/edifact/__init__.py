@@ -3,7 +3,7 @@
 ``EdifactParser.parse`` is pure: bytes in, canonical records and an :class:`EdifactReport`
 out. The interchange is read with pydifact's tokenizer (``envelope.py``); each message is
 checked against our message definitions (``structure.py``, ``schemas/edifact``) and mapped
-(``documents.py``). Every message becomes its own document: a record when the interchange
+(``documents/``). Every message becomes its own document: a record when the interchange
 and the message are sound, otherwise a refusal carrying the CONTRL codes.
 """
 
