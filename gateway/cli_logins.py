@@ -13,10 +13,8 @@ import click
 
 from gateway.cli_shared import actor, open_database, settings_of
 from gateway.login_guard import DOORS, address_key
-from gateway.storage import login_failures
+from gateway.storage import audit, login_failures
 from gateway.storage.login_failures import EVERY_ADDRESS
-from gateway.storage.submissions import audit_row, insert_rows
-from gateway.storage.tables import audit_log
 
 
 @click.group("logins")
@@ -85,17 +83,12 @@ def logins_unlock(ctx: click.Context, username: str, door: str | None, address: 
     with db.transaction() as conn:
         for name in sorted(names):
             removed += login_failures.unlock(conn, username=name, door=door, address=where)
-        insert_rows(
+        audit.record(
             conn,
-            audit_log,
-            [
-                audit_row(
-                    at=datetime.now(UTC),
-                    actor=actor(),
-                    action="login_unlocked",
-                    detail={"user": username, "door": door, "address": where, "counters": removed},
-                )
-            ],
+            at=datetime.now(UTC),
+            actor=actor(),
+            action="login_unlocked",
+            detail={"user": username, "door": door, "address": where, "counters": removed},
         )
     db.dispose()
     click.echo(

@@ -36,11 +36,11 @@ from gateway.model.common import RECORD
 from gateway.model.outcome import DocumentStatus, HeadDecision, Outcome
 from gateway.pipeline import Pipeline
 from gateway.pos_ledger import Answer, Decision
-from gateway.storage import counters
+from gateway.storage import audit, counters
 from gateway.storage import submissions as store
 from gateway.storage.amendments import AmendmentRow, AmendmentStatus
 from gateway.storage.queue import JobQueue
-from gateway.storage.tables import acks, audit_log, documents
+from gateway.storage.tables import acks, documents
 from parsers import detect_format
 from parsers.base import AckFile, ControlNumbers, DecisionRenderer, Format, ParseResult
 from parsers.edifact.acks import EdifactAckRenderer
@@ -168,26 +168,21 @@ class DecisionResponder:
                 }
             ],
         )
-        store.insert_rows(
+        audit.record(
             conn,
-            audit_log,
-            [
-                store.audit_row(
-                    at=now,
-                    actor=f"user:{decision.decided_by}",
-                    action="decision response written",
-                    submission_id=submission.id,
-                    document_id=amendment.document_id,
-                    to_status=str(outcome.status),
-                    detail={
-                        "nomor_aju": amendment.nomor_aju,
-                        "file_name": file_name,
-                        "channel": submission.channel,
-                        "format": outcome.format,
-                        "reason": decision.reason,
-                    },
-                )
-            ],
+            at=now,
+            actor=f"user:{decision.decided_by}",
+            action="decision response written",
+            submission_id=submission.id,
+            document_id=amendment.document_id,
+            to_status=str(outcome.status),
+            detail={
+                "nomor_aju": amendment.nomor_aju,
+                "file_name": file_name,
+                "channel": submission.channel,
+                "format": outcome.format,
+                "reason": decision.reason,
+            },
         )
         # Last: the job row is what a worker delivering this submission right now waits on
         # (JobQueue.complete_deliveries).

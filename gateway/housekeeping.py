@@ -42,11 +42,11 @@ from gateway.config import Settings
 from gateway.deadline_watch import watch
 from gateway.pipeline import Pipeline
 from gateway.scheduler import ScheduledJob
+from gateway.storage import audit
 from gateway.storage import submissions as store
 from gateway.storage.queue import JobKind, JobStatus
 from gateway.storage.tables import (
     acks,
-    audit_log,
     documents,
     jobs,
     metadata,
@@ -258,11 +258,10 @@ def retention(pipeline: Pipeline, settings: Settings, fire_time: datetime) -> di
                 conn.execute(sa.delete(table).where(table.c.submission_id.in_(ids)))
             conn.execute(sa.delete(jobs).where(jobs.c.ref.in_(ids)))
             conn.execute(sa.delete(submissions).where(submissions.c.id.in_(ids)))
-            store.insert_rows(
+            audit.record_many(
                 conn,
-                audit_log,
                 [
-                    store.audit_row(
+                    audit.entry(
                         at=now,
                         actor="scheduler:retention",
                         action="purged",

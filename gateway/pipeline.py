@@ -63,8 +63,8 @@ from gateway.model.outcome import DocumentStatus, Outcome
 from gateway.model.registered_pos import RegisteredPos
 from gateway.numbering import aju_prefix, check_supplied, format_nomor_aju
 from gateway.reference import ReferenceData, compact_npwp
+from gateway.storage import audit, call_register, counters, reference_store
 from gateway.storage import call_facts as facts_store
-from gateway.storage import call_register, counters, reference_store
 from gateway.storage import pos as pos_store
 from gateway.storage import submissions as store
 from gateway.storage.database import Database
@@ -73,7 +73,6 @@ from gateway.storage.queue import JobKind, JobQueue
 from gateway.storage.raw_files import RawFileStore, flush_filesystem
 from gateway.storage.tables import (
     acks,
-    audit_log,
     dedup_keys,
     documents,
     registrations,
@@ -229,11 +228,10 @@ class Pipeline:
             results = [Received(submission_id=i, created=c) for i, c in recorded]
             new = [r.submission_id for r in results if r.created]
             self.queue.enqueue_many(conn, JobKind.PROCESS, new, now=now)
-            store.insert_rows(
+            audit.record_many(
                 conn,
-                audit_log,
                 [
-                    store.audit_row(
+                    audit.entry(
                         at=now,
                         actor=f"channel:{inbound.channel}",
                         action="received",
@@ -708,7 +706,7 @@ class Pipeline:
                 for p in plans
             ],
         )
-        dedup, regs, audit = [], [], []
+        dedup, regs, trail = [], [], []
         held_calls: list[tuple[str, int]] = []
         ledger: list[pos_ledger.Accepted] = []
         for plan, document_id in zip(plans, ids, strict=True):
@@ -751,8 +749,8 @@ class Pipeline:
                         document_id=document_id, submission_id=submission.id, document=document
                     )
                 )
-            audit.append(
-                store.audit_row(
+            trail.append(
+                audit.entry(
                     at=now,
                     actor="pipeline",
                     action="decided",
@@ -770,7 +768,7 @@ class Pipeline:
         store.insert_rows(conn, dedup_keys, dedup)
         store.insert_rows(conn, registrations, regs)
         call_register.insert(conn, held_calls)
-        store.insert_rows(conn, audit_log, audit)
+        audit.record_many(conn, trail)
         # After the registrations: an amendment or closing may name a BC 1.1 of this batch.
         pos_ledger.record_accepted(conn, ledger, now=now)
         self._record_reported_facts(conn, plans, now)

@@ -45,11 +45,10 @@ from gateway.model.outcome import DocumentStatus
 from gateway.model.registered_pos import PosStatus, RegisteredPos
 from gateway.reference import ReferenceData
 from gateway.storage import amendments as amendment_store
+from gateway.storage import audit
 from gateway.storage import pos as pos_store
 from gateway.storage.amendments import AmendmentRow, AmendmentStatus
 from gateway.storage.database import Database
-from gateway.storage.submissions import audit_row, insert_rows
-from gateway.storage.tables import audit_log
 from handlers.amendments import (
     amended,
     check_closed_pos,
@@ -122,13 +121,13 @@ def record_accepted(conn: Connection, items: Iterable[Accepted], *, now: datetim
         [(i.document_id, i.document) for i in items if isinstance(i.document, Manifest)],
         now=now,
     )
-    audit: list[dict[str, Any]] = []
+    trail: list[dict[str, Any]] = []
     for item in items:
         if isinstance(item.document, Amendment):
-            audit += _record_amendment(conn, item, item.document, now)
+            trail += _record_amendment(conn, item, item.document, now)
         elif isinstance(item.document, PosClosing):
-            audit += _record_closing(conn, item, item.document, now)
-    insert_rows(conn, audit_log, audit)
+            trail += _record_closing(conn, item, item.document, now)
+    audit.record_many(conn, trail)
 
 
 def _record_amendment(
@@ -167,7 +166,7 @@ def _record_amendment(
         now=now,
     )
     return [
-        audit_row(
+        audit.entry(
             at=now,
             actor="pipeline",
             action="amendment applied",
@@ -207,7 +206,7 @@ def _record_closing(
         _close_parents(conn, bc11_id, number, now) if effect.status is PosStatus.CLOSED else []
     )
     return [
-        audit_row(
+        audit.entry(
             at=now,
             actor="pipeline",
             action="pos closed",
@@ -382,27 +381,22 @@ def _decide(conn: Connection, row: AmendmentRow, decision: Decision) -> None:
         DocumentStatus.APPROVED if status is AmendmentStatus.APPROVED else DocumentStatus.REFUSED
     )
     amendment_store.set_document_status(conn, row.document_id, str(document_status))
-    insert_rows(
+    audit.record(
         conn,
-        audit_log,
-        [
-            audit_row(
-                at=now,
-                actor=f"user:{by}",
-                action=f"amendment {str(status).lower()}",
-                submission_id=row.submission_id,
-                document_id=row.document_id,
-                from_status=str(AmendmentStatus.PENDING_APPROVAL),
-                to_status=str(status),
-                detail={
-                    "nomor_aju": row.nomor_aju,
-                    "by": by,
-                    "reason": decision.reason,
-                    "pos": row.pos_number,
-                    "pos_version": decision.pos_version,
-                },
-            )
-        ],
+        at=now,
+        actor=f"user:{by}",
+        action=f"amendment {str(status).lower()}",
+        submission_id=row.submission_id,
+        document_id=row.document_id,
+        from_status=str(AmendmentStatus.PENDING_APPROVAL),
+        to_status=str(status),
+        detail={
+            "nomor_aju": row.nomor_aju,
+            "by": by,
+            "reason": decision.reason,
+            "pos": row.pos_number,
+            "pos_version": decision.pos_version,
+        },
     )
 
 

@@ -33,8 +33,8 @@ from gateway.exceptions import GatewayError
 from gateway.messages import finding
 from gateway.model.common import RECORD, RegistrationKind, RegistrationRef
 from gateway.model.findings import Finding
-from gateway.storage.submissions import audit_row, insert_rows
-from gateway.storage.tables import audit_log, call_facts, documents, registrations
+from gateway.storage import audit
+from gateway.storage.tables import call_facts, documents, registrations
 
 
 class CallEvent(enum.StrEnum):
@@ -257,28 +257,23 @@ def record(
             document_id=document_id,
         )
     )
-    insert_rows(
+    audit.record(
         conn,
-        audit_log,
-        [
-            audit_row(
-                at=now,
-                actor=recorded_by[:64],
-                action=f"actual {what_en} recorded",
-                submission_id=call.submission_id,
-                document_id=call.document_id,
-                detail={
-                    "bc10": call.ref.number,
-                    "date": call.ref.date.isoformat(),
-                    "office": call.ref.office_code,
-                    "voyage": spelled,
-                    "event": str(event),
-                    "at": occurred_at.astimezone(UTC).isoformat(),
-                    "source": str(source),
-                    "document_id": document_id,
-                },
-            )
-        ],
+        at=now,
+        actor=recorded_by[:64],
+        action=f"actual {what_en} recorded",
+        submission_id=call.submission_id,
+        document_id=call.document_id,
+        detail={
+            "bc10": call.ref.number,
+            "date": call.ref.date.isoformat(),
+            "office": call.ref.office_code,
+            "voyage": spelled,
+            "event": str(event),
+            "at": occurred_at.astimezone(UTC).isoformat(),
+            "source": str(source),
+            "document_id": document_id,
+        },
     )
     return Fact(
         voyage=spelled,

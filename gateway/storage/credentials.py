@@ -27,8 +27,8 @@ from sqlalchemy.engine import Connection
 
 from gateway import passwords
 from gateway.model.common import RECORD
-from gateway.storage.submissions import audit_row, insert_rows
-from gateway.storage.tables import audit_log, carriers, partner_credentials
+from gateway.storage import audit
+from gateway.storage.tables import carriers, partner_credentials
 
 SSH_KEY = "ssh-key"
 PASSWORD = "password"
@@ -376,4 +376,4 @@ def _audit(
         detail["fingerprint"] = key_fingerprint
     if key_type:
         detail["key_type"] = key_type
-    insert_rows(conn, audit_log, [audit_row(at=now, actor=actor, action=action, detail=detail)])
+    audit.record(conn, at=now, actor=actor, action=action, detail=detail)

@@ -31,10 +31,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.model.common import RECORD
+from gateway.storage import audit
 from gateway.storage import submissions as store
 from gateway.storage.queue import JobKind, JobQueue, JobStatus
 from gateway.storage.raw_files import StoredFile
-from gateway.storage.tables import acks, audit_log, documents, jobs, submissions
+from gateway.storage.tables import acks, documents, jobs, submissions
 from gateway.unreadable import CODE as UNREADABLE
 
 
@@ -132,11 +133,10 @@ def retry_failed(
         ).scalars()
     )
     retried = [d for d in found if d.job_id in moved]
-    store.insert_rows(
+    audit.record_many(
         conn,
-        audit_log,
         [
-            store.audit_row(
+            audit.entry(
                 at=now,
                 actor=actor,
                 action="dead_letter_retried",
@@ -250,25 +250,20 @@ def _reread(conn: Connection, submission_id: int, *, now: datetime, actor: str) 
     _audit(
         conn, "replay_reread", submission_id, now=now, actor=actor, detail={"replayed_as": new_id}
     )
-    store.insert_rows(
+    audit.record(
         conn,
-        audit_log,
-        [
-            store.audit_row(
-                at=now,
-                actor=actor,
-                action="received",
-                submission_id=new_id,
-                to_status=store.RECEIVED,
-                detail={
-                    "replay_of": submission_id,
-                    "source_name": original.source_name,
-                    "sha256": original.sha256,
-                    "size": original.size,
-                    "sender": original.sender,
-                },
-            )
-        ],
+        at=now,
+        actor=actor,
+        action="received",
+        submission_id=new_id,
+        to_status=store.RECEIVED,
+        detail={
+            "replay_of": submission_id,
+            "source_name": original.source_name,
+            "sha256": original.sha256,
+            "size": original.size,
+            "sender": original.sender,
+        },
     )
     return Replay(
         outcome=ReplayOutcome.REREAD_QUEUED, submission_id=submission_id, replayed_as=new_id
@@ -326,14 +321,8 @@ def _audit(
     actor: str,
     detail: dict[str, Any],
 ) -> None:
-    store.insert_rows(
-        conn,
-        audit_log,
-        [
-            store.audit_row(
-                at=now, actor=actor, action=action, submission_id=submission_id, detail=detail
-            )
-        ],
+    audit.record(
+        conn, at=now, actor=actor, action=action, submission_id=submission_id, detail=detail
     )
 
 

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.model.common import RECORD
+from gateway.storage import audit
 from gateway.storage.database import insert_for
-from gateway.storage.submissions import audit_row, insert_rows
-from gateway.storage.tables import audit_log, carriers, pull_endpoints
+from gateway.storage.tables import carriers, pull_endpoints
 
 MIN_POLL_SECONDS = 0.2
 
@@ -145,8 +145,4 @@ def _audit(
     carrier: str,
     detail: dict[str, Any],
 ) -> None:
-    insert_rows(
-        conn,
-        audit_log,
-        [audit_row(at=now, actor=actor, action=action, detail={"carrier": carrier, **detail})],
-    )
+    audit.record(conn, at=now, actor=actor, action=action, detail={"carrier": carrier, **detail})

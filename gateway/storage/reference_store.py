@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.reference import Agency, Agreement, Carrier, Office, ReferenceData, compact_npwp
+from gateway.storage import audit
 from gateway.storage.database import insert_for, serialise
-from gateway.storage.submissions import audit_row, insert_rows
-from gateway.storage.tables import agencies, agreements, audit_log, carriers, offices
+from gateway.storage.tables import agencies, agreements, carriers, offices
 
 # Held while reference data is loaded: every process of a new deployment starts by loading it.
 SEED_LOCK_ID = 0x5044_4552  # "PDER"
@@ -111,21 +111,16 @@ def add_agreement(
             reference=agreement.reference,
         )
     )
-    insert_rows(
+    audit.record(
         conn,
-        audit_log,
-        [
-            audit_row(
-                at=now,
-                actor=actor,
-                action="agreement added",
-                detail={
-                    "carrier": carrier_code,
-                    "office": agreement.office_code,
-                    "valid_from": agreement.valid_from.isoformat(),
-                },
-            )
-        ],
+        at=now,
+        actor=actor,
+        action="agreement added",
+        detail={
+            "carrier": carrier_code,
+            "office": agreement.office_code,
+            "valid_from": agreement.valid_from.isoformat(),
+        },
     )
 
 
@@ -163,17 +158,12 @@ def end_agency(
     ).rowcount
     ended = conn.execute(sa.update(agencies).where(open_ones).values(valid_until=on)).rowcount
     if ended or not_started:
-        insert_rows(
+        audit.record(
             conn,
-            audit_log,
-            [
-                audit_row(
-                    at=now,
-                    actor=actor,
-                    action="agency ended",
-                    detail={"carrier": carrier_code, "principal_npwp": npwp, "on": on.isoformat()},
-                )
-            ],
+            at=now,
+            actor=actor,
+            action="agency ended",
+            detail={"carrier": carrier_code, "principal_npwp": npwp, "on": on.isoformat()},
         )
     return int(ended) + int(not_started)
 
@@ -191,23 +181,18 @@ def _agency_values(agency: Agency) -> dict[str, object]:
 def _audit_agency(
     conn: Connection, action: str, carrier_code: str, agency: Agency, *, now: datetime, actor: str
 ) -> None:
-    insert_rows(
+    audit.record(
         conn,
-        audit_log,
-        [
-            audit_row(
-                at=now,
-                actor=actor,
-                action=action,
-                detail={
-                    "carrier": carrier_code,
-                    "principal_npwp": agency.principal_npwp,
-                    "principal_name": agency.principal_name,
-                    "valid_from": agency.valid_from.isoformat(),
-                    "valid_until": agency.valid_until.isoformat() if agency.valid_until else None,
-                },
-            )
-        ],
+        at=now,
+        actor=actor,
+        action=action,
+        detail={
+            "carrier": carrier_code,
+            "principal_npwp": agency.principal_npwp,
+            "principal_name": agency.principal_name,
+            "valid_from": agency.valid_from.isoformat(),
+            "valid_until": agency.valid_until.isoformat() if agency.valid_until else None,
+        },
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.model.common import RECORD, RegistrationRef
 from gateway.storage import amendments as amendment_store
+from gateway.storage import audit
 from gateway.storage.raw_files import StoredFile
 from gateway.storage.tables import (
     acks,
@@ -288,28 +289,8 @@ def mark_delivered(conn: Connection, delivered: list[tuple[int, Path]], *, now: 
     )
 
 
-def audit_row(
-    *,
-    at: datetime,
-    actor: str,
-    action: str,
-    submission_id: int | None = None,
-    document_id: int | None = None,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """One audit-trail entry, for :func:`insert_rows` into ``audit_log``."""
-    return {
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "submission_id": submission_id,
-        "document_id": document_id,
-        "from_status": from_status,
-        "to_status": to_status,
-        "detail": detail or {},
-    }
+# Kept for callers not yet moved to gateway.storage.audit (the SFTP server).
+audit_row = audit.entry
 
 
 def find_submission_id(conn: Connection, key: str) -> int | None:

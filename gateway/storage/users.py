@@ -21,8 +21,8 @@ from sqlalchemy.engine import Connection
 
 from gateway import passwords
 from gateway.model.common import RECORD
-from gateway.storage.submissions import audit_row, insert_rows
-from gateway.storage.tables import api_tokens, audit_log, carriers, offices, users, web_sessions
+from gateway.storage import audit
+from gateway.storage.tables import api_tokens, carriers, offices, users, web_sessions
 
 SESSION_LIFETIME = timedelta(hours=12)
 _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
@@ -250,4 +250,4 @@ def carrier_for_token(conn: Connection, token: str) -> str | None:
 def _audit(
     conn: Connection, now: datetime, actor: str, action: str, detail: dict[str, Any]
 ) -> None:
-    insert_rows(conn, audit_log, [audit_row(at=now, actor=actor, action=action, detail=detail)])
+    audit.record(conn, at=now, actor=actor, action=action, detail=detail)

@@ -20,10 +20,9 @@ from pydantic import BaseModel
 
 from gateway.channels.base import Inbound, safe_name
 from gateway.model.common import RECORD
+from gateway.storage import audit, views
 from gateway.storage import submissions as store
-from gateway.storage import views
 from gateway.storage.raw_files import RawFileStore
-from gateway.storage.tables import audit_log
 from gateway.web.downloads import file_download, piecewise_download
 from gateway.web.limits import spool_multipart
 from gateway.web.security import Caller, check_csrf, gateway_of, require
@@ -196,23 +195,18 @@ def _audit_upload(
     """Who uploaded it: the pipeline records the arrival, this the person or token behind it."""
     gateway = gateway_of(request)
     with gateway.db.transaction() as conn:
-        store.insert_rows(
+        audit.record(
             conn,
-            audit_log,
-            [
-                store.audit_row(
-                    at=gateway.clock(),
-                    actor=who.actor,
-                    action="uploaded",
-                    submission_id=submission_id,
-                    detail={
-                        "source_name": name,
-                        "channel": filing.channel,
-                        "carrier": filing.sender,
-                        "counter_office": filing.counter_office,
-                    },
-                )
-            ],
+            at=gateway.clock(),
+            actor=who.actor,
+            action="uploaded",
+            submission_id=submission_id,
+            detail={
+                "source_name": name,
+                "channel": filing.channel,
+                "carrier": filing.sender,
+                "counter_office": filing.counter_office,
+            },
         )
 
 

@@ -31,11 +31,10 @@ from gateway.decision_responses import DecisionResponder
 from gateway.login_guard import LoginGuard
 from gateway.reference import Agreement, agency_from_mapping
 from gateway.storage import amendments as amendment_store
-from gateway.storage import credentials, pull_endpoints, reference_store, users, views
+from gateway.storage import audit, credentials, pull_endpoints, reference_store, users, views
 from gateway.storage import pos as pos_store
 from gateway.storage import submissions as store
 from gateway.storage.raw_files import RawFileStore
-from gateway.storage.submissions import audit_row, insert_rows
 from gateway.storage.tables import acks, audit_log
 from gateway.storage.users import Role
 from gateway.web import paper, readable
@@ -153,18 +152,10 @@ def _log_in(
         now = gateway.clock()
         if user is None:
             detail = {"user": username, "locked_out": not attempt.allowed}
-            insert_rows(
-                conn,
-                audit_log,
-                [audit_row(at=now, actor=f"web:{peer}", action="login failed", detail=detail)],
-            )
+            audit.record(conn, at=now, actor=f"web:{peer}", action="login failed", detail=detail)
         else:
             token, _session = users.open_session(conn, user, now=now)
-            insert_rows(
-                conn,
-                audit_log,
-                [audit_row(at=now, actor=f"user:{user.username}", action="login", detail={})],
-            )
+            audit.record(conn, at=now, actor=f"user:{user.username}", action="login", detail={})
     if token is not None:
         guard.succeeded(username, peer)
     return _LoginOutcome(token=token, locked_out=not attempt.allowed, delay=attempt.delay)
@@ -178,9 +169,7 @@ def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectRespo
     gateway = gateway_of(request)
     with gateway.db.transaction() as conn:
         users.close_session(conn, token)
-        insert_rows(
-            conn, audit_log, [audit_row(at=gateway.clock(), actor=who.actor, action="logout")]
-        )
+        audit.record(conn, at=gateway.clock(), actor=who.actor, action="logout")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -477,18 +466,13 @@ async def _key_in(
     def keyed_in() -> int:
         received = gateway.pipeline.receive(inbound, io.BytesIO(data))
         with gateway.db.transaction() as conn:
-            insert_rows(
+            audit.record(
                 conn,
-                audit_log,
-                [
-                    audit_row(
-                        at=gateway.clock(),
-                        actor=who.actor,
-                        action="keyed in",
-                        submission_id=received.submission_id,
-                        detail={"document": kind, "office": office},
-                    )
-                ],
+                at=gateway.clock(),
+                actor=who.actor,
+                action="keyed in",
+                submission_id=received.submission_id,
+                detail={"document": kind, "office": office},
             )
         return received.submission_id
 
