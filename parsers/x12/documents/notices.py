@@ -149,9 +149,8 @@ def _conveyance_notice(body: _Body, context: _Context) -> Rksp | Jksp:
         if "PERIOD" in attributes:
             start, end = (_attribute_date(attribute_k1, raw) for raw in attributes["PERIOD"])
             return start, end
-        return min(call.eta.date() for call in scheduled), max(
-            call.eta.date() for call in scheduled
-        )
+        days = [call.eta.date() for call in scheduled]
+        return min(days), max(days)
 
     return conveyance_notice(
         header=header,
