@@ -38,7 +38,7 @@ from parsers.edifact.documents.elements import (
     _text,
 )
 from parsers.edifact.segments import Segment
-from parsers.records import conveyance_notice
+from parsers.records import NoticeHead, conveyance_notice
 from parsers.refusal import refuse_at as _refuse
 
 # ---------------------------------------------------------------- CUSREP -> RKSP / JKSP
@@ -69,7 +69,6 @@ def _conveyance_notice(
         draft_aft_m=measures.get("DRA"),
     )
     carrier = _carrier([s for s in body if s.tag != "TDT"], bgm)
-    header = DocumentHeader(office_code=context.office, sender_reference=None, language=None)
     amends = (
         _registration(body, RegistrationKind.BC10, context.office, bgm)
         if function != ORIGINAL
@@ -104,16 +103,14 @@ def _conveyance_notice(
             _missing(bgm, "DTM+324", "a JKSP (several TDT groups) gives its period")
         return _dtm_period(segment)
 
-    return conveyance_notice(
-        header=header,
+    head = NoticeHead(
+        header=DocumentHeader(office_code=context.office, sender_reference=None, language=None),
         conveyance=conveyance,
         carrier=carrier,
         port_of_arrival=port_of_arrival,
-        calls=scheduled,
         amends=amends,
-        voyage_date=voyage_date,
-        period=period,
     )
+    return conveyance_notice(head, scheduled, voyage_date=voyage_date, period=period)
 
 
 def _voyage(tdt: Segment) -> str:

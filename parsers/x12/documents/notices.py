@@ -20,7 +20,7 @@ from gateway.model import (
 )
 from parsers import fields
 from parsers.fields import FieldError
-from parsers.records import conveyance_notice
+from parsers.records import NoticeHead, conveyance_notice
 from parsers.x12.documents.elements import (
     ATA,
     ATD,
@@ -118,11 +118,6 @@ def _conveyance_notice(body: _Body, context: _Context) -> Rksp | Jksp:
         draft_fore_m=_attribute_decimal(attribute_k1, attributes, "DF"),
         draft_aft_m=_attribute_decimal(attribute_k1, attributes, "DA"),
     )
-    header = DocumentHeader(
-        office_code=context.office,
-        sender_reference=attributes["AJU"][0] if "AJU" in attributes else None,
-        language=attributes["LANG"][0].lower() if "LANG" in attributes else None,
-    )
     amends = None
     if "BC10" in attributes:
         number, day = attributes["BC10"]
@@ -152,16 +147,18 @@ def _conveyance_notice(body: _Body, context: _Context) -> Rksp | Jksp:
         days = [call.eta.date() for call in scheduled]
         return min(days), max(days)
 
-    return conveyance_notice(
-        header=header,
+    head = NoticeHead(
+        header=DocumentHeader(
+            office_code=context.office,
+            sender_reference=attributes["AJU"][0] if "AJU" in attributes else None,
+            language=attributes["LANG"][0].lower() if "LANG" in attributes else None,
+        ),
         conveyance=conveyance,
         carrier=carrier,
         port_of_arrival=port_of_arrival,
-        calls=scheduled,
         amends=amends,
-        voyage_date=voyage_date,
-        period=period,
     )
+    return conveyance_notice(head, scheduled, voyage_date=voyage_date, period=period)
 
 
 def _calls(segments: Sequence[Segment]) -> list[_Call]:
