@@ -24,6 +24,8 @@ PACKAGES = ("gateway", "parsers", "handlers")
 
 # The runtime: what stores, serves, listens, schedules or composes. The domain and the rules
 # never reach for it.
+# The CLI: gateway/cli.py and the gateway/cli_*.py modules its group gathers.
+CLI = tuple(sorted(f"gateway.{path.stem}" for path in (ROOT / "gateway").glob("cli*.py")))
 RUNTIME = (
     "gateway.storage",
     "gateway.web",
@@ -32,20 +34,9 @@ RUNTIME = (
     "gateway.pipeline",
     "gateway.worker",
     "gateway.scheduler",
-    "gateway.cli",
-    "gateway.cli_ops",
-    "gateway.cli_bc11",
-    "gateway.cli_logins",
-    "gateway.cli_shared",
+    *CLI,
 )
 IO_LIBRARIES = ("sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "paramiko")
-CLI = (
-    "gateway.cli",
-    "gateway.cli_ops",
-    "gateway.cli_bc11",
-    "gateway.cli_logins",
-    "gateway.cli_shared",
-)
 
 # The lifecycle: what decides with storage, parsers and handlers (the pipeline and its services).
 LIFECYCLE = (
