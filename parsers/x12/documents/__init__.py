@@ -20,10 +20,10 @@ from parsers.base import ZoneForOffice
 from parsers.fields import OFFICE_CODE
 from parsers.refusal import Refused, where
 from parsers.refusal import refuse_at as _refuse
-from parsers.x12.documents.amendments import _amendments
-from parsers.x12.documents.elements import _Body, _Context
-from parsers.x12.documents.manifests import _heading, _manifest, _split_309
-from parsers.x12.documents.notices import _conveyance_notice
+from parsers.x12.documents.amendments import to_amendments
+from parsers.x12.documents.elements import Body, Context
+from parsers.x12.documents.manifests import read_heading, split_309, to_manifest
+from parsers.x12.documents.notices import to_conveyance_notice
 from parsers.x12.segments import TransactionSet
 
 
@@ -43,10 +43,10 @@ def to_documents(
         office = transaction.group.receiver.strip()
         if not OFFICE_CODE.fullmatch(office):
             _refuse("X12-104", None, value=office)
-        body = _Body(transaction.segments, transaction.line)
-        context = _Context(office=office, zone_for_office=zone_for_office)
+        body = Body(transaction.segments, transaction.line)
+        context = Context(office=office, zone_for_office=zone_for_office)
         if transaction.set_id == "323":
-            return [_conveyance_notice(body, context)]
+            return [to_conveyance_notice(body, context)]
         if transaction.set_id == "309":
             return _manifest_set(body, context)
         _refuse("X12-101", body.first, set_id=transaction.set_id)
@@ -58,9 +58,9 @@ def to_documents(
         raise refused.error(default=default) from None
 
 
-def _manifest_set(body: _Body, context: _Context) -> list[Document]:
-    heading_segments, p4, blocks = _split_309(body)
-    heading = _heading(heading_segments, p4, context)
+def _manifest_set(body: Body, context: Context) -> list[Document]:
+    heading_segments, p4, blocks = split_309(body)
+    heading = read_heading(heading_segments, p4, context)
     if any(segment.id == "M13" for block in blocks for segment in block):
-        return list(_amendments(heading, blocks, context))
-    return [_manifest(heading, blocks, context)]
+        return list(to_amendments(heading, blocks, context))
+    return [to_manifest(heading, blocks, context)]

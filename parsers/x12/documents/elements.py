@@ -38,15 +38,15 @@ FIXED_OFFSETS: dict[str, tzinfo] = {
 ETA, ETD, ATA, ATD = "371", "369", "372", "370"
 
 
-def _missing(segment: Segment | None, what: str, detail: str) -> NoReturn:
+def missing(segment: Segment | None, what: str, detail: str) -> NoReturn:
     _refuse("X12-102", segment, segment=what, detail=detail)
 
 
-def _invalid(segment: Segment, index: int, value: str, detail: str) -> NoReturn:
+def invalid(segment: Segment, index: int, value: str, detail: str) -> NoReturn:
     _refuse("X12-103", segment, value=value, element=f"{segment.id}{index:02d}", detail=detail)
 
 
-def _structure(segment: Segment | None, detail: str) -> NoReturn:
+def bad_structure(segment: Segment | None, detail: str) -> NoReturn:
     _refuse("X12-106", segment, detail=detail)
 
 
@@ -54,16 +54,16 @@ def _structure(segment: Segment | None, detail: str) -> NoReturn:
 
 
 @dataclass(slots=True)
-class _Context:
+class Context:
     office: str
     zone_for_office: ZoneForOffice | None
 
     def zone(self, segment: Segment, code_index: int | None) -> tzinfo:
-        time_code = _text(segment, code_index) if code_index is not None else ""
+        time_code = text(segment, code_index) if code_index is not None else ""
         if time_code and time_code != "LT":
             fixed = FIXED_OFFSETS.get(time_code)
             if fixed is None:
-                _invalid(segment, code_index or 0, time_code, "time code is not LT, UT, 07, 08, 09")
+                invalid(segment, code_index or 0, time_code, "time code is not LT, UT, 07, 08, 09")
             return fixed
         if self.zone_for_office is None:
             raise ConfigurationError(
@@ -75,7 +75,7 @@ class _Context:
         return zone
 
 
-class _Body:
+class Body:
     """The segments between ST and SE."""
 
     def __init__(self, segments: Sequence[Segment], line: int) -> None:
@@ -85,51 +85,51 @@ class _Body:
         self.line = line
 
 
-def _text(segment: Segment, index: int) -> str:
+def text(segment: Segment, index: int) -> str:
     return segment.get(index).strip()
 
 
-def _opt(segment: Segment, index: int) -> str | None:
-    return _text(segment, index) or None
+def optional_at(segment: Segment, index: int) -> str | None:
+    return text(segment, index) or None
 
 
-def _required(segment: Segment, index: int, detail: str) -> str:
-    value = _text(segment, index)
+def required_at(segment: Segment, index: int, detail: str) -> str:
+    value = text(segment, index)
     if not value:
-        _missing(segment, f"{segment.id}{index:02d}", detail)
+        missing(segment, f"{segment.id}{index:02d}", detail)
     return value
 
 
-def _decimal(segment: Segment, index: int) -> Decimal | None:
-    raw = _text(segment, index)
+def decimal_at(segment: Segment, index: int) -> Decimal | None:
+    raw = text(segment, index)
     if not raw:
         return None
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        _invalid(segment, index, raw, "not a decimal number")
+        invalid(segment, index, raw, "not a decimal number")
     if not value.is_finite():
-        _invalid(segment, index, raw, "not a decimal number")
+        invalid(segment, index, raw, "not a decimal number")
     return value
 
 
-def _integer(segment: Segment, index: int) -> int:
-    value = _decimal(segment, index)
+def integer_at(segment: Segment, index: int) -> int:
+    value = decimal_at(segment, index)
     if value is None or value != value.to_integral_value() or value < 0:
-        _invalid(segment, index, _text(segment, index), "not a whole number")
+        invalid(segment, index, text(segment, index), "not a whole number")
     return int(value)
 
 
-def _date(segment: Segment, index: int) -> date:
-    raw = _text(segment, index)
+def date_at(segment: Segment, index: int) -> date:
+    raw = text(segment, index)
     try:
         return fields.ccyymmdd(raw)
     except FieldError as error:
-        _invalid(segment, index, raw, error.detail)
+        invalid(segment, index, raw, error.detail)
 
 
-def _time(segment: Segment, index: int) -> time:
-    raw = _text(segment, index)
+def time_at(segment: Segment, index: int) -> time:
+    raw = text(segment, index)
     match = re.fullmatch(r"(\d\d)(\d\d)(?:(\d\d)(\d{1,2})?)?", raw)
     try:
         if match is None:
@@ -138,40 +138,40 @@ def _time(segment: Segment, index: int) -> time:
         micro = int((fraction or "0").ljust(6, "0"))
         return time(int(hour), int(minute), int(second or 0), micro)
     except ValueError:
-        _invalid(segment, index, raw, "not a time HHMM[SS[D[D]]]")
+        invalid(segment, index, raw, "not a time HHMM[SS[D[D]]]")
 
 
-def _instant(
-    context: _Context, segment: Segment, date_index: int, time_index: int, code_index: int | None
+def instant_at(
+    context: Context, segment: Segment, date_index: int, time_index: int, code_index: int | None
 ) -> datetime:
-    day = _date(segment, date_index)
-    if not _text(segment, time_index):
-        _missing(segment, f"{segment.id}{time_index:02d}", "the time of day is required")
-    clock = _time(segment, time_index)
+    day = date_at(segment, date_index)
+    if not text(segment, time_index):
+        missing(segment, f"{segment.id}{time_index:02d}", "the time of day is required")
+    clock = time_at(segment, time_index)
     return datetime.combine(day, clock, tzinfo=context.zone(segment, code_index))
 
 
-def _pos_number(segment: Segment, index: int) -> PosNumber:
-    raw = _text(segment, index)
+def pos_number_at(segment: Segment, index: int) -> PosNumber:
+    raw = text(segment, index)
     try:
         return fields.pos_number(raw, shape="a pos number is 12 digits pos+sub-pos+sub-sub-pos")
     except FieldError as error:
-        _invalid(segment, index, raw, error.detail)
+        invalid(segment, index, raw, error.detail)
 
 
-def _child_number(segment: Segment, parent: PosNumber, index: int) -> PosNumber:
+def child_number(segment: Segment, parent: PosNumber, index: int) -> PosNumber:
     if parent.sub_pos == 0:
         return PosNumber(pos=parent.pos, sub_pos=index)
     if parent.sub_sub_pos == 0:
         return PosNumber(pos=parent.pos, sub_pos=parent.sub_pos, sub_sub_pos=index)
-    _structure(segment, "a pos cannot be nested deeper than sub-sub-pos")
+    bad_structure(segment, "a pos cannot be nested deeper than sub-sub-pos")
 
 
 # ---------------------------------------------------------------- N9*ZZ keywords
 
 
 @dataclass(slots=True)
-class _Reference:
+class Reference:
     """An ``N9*ZZ``: N902 holds the keyword (and an argument), N903 the value."""
 
     segment: Segment
@@ -180,25 +180,25 @@ class _Reference:
     value: str
 
 
-def _references(segments: Sequence[Segment]) -> list[_Reference]:
+def references_in(segments: Sequence[Segment]) -> list[Reference]:
     out = []
     for segment in segments:
-        if segment.id == "N9" and _text(segment, 1) == "ZZ":
-            keyword, _, argument = _text(segment, 2).partition(" ")
-            out.append(_Reference(segment, keyword.upper(), argument.strip(), _text(segment, 3)))
+        if segment.id == "N9" and text(segment, 1) == "ZZ":
+            keyword, _, argument = text(segment, 2).partition(" ")
+            out.append(Reference(segment, keyword.upper(), argument.strip(), text(segment, 3)))
     return out
 
 
-def _one(references: list[_Reference], keyword: str) -> _Reference | None:
+def only_one(references: list[Reference], keyword: str) -> Reference | None:
     found = [r for r in references if r.keyword == keyword]
     if len(found) > 1:
-        _structure(found[1].segment, f"N9*ZZ*{keyword} is given more than once")
+        bad_structure(found[1].segment, f"N9*ZZ*{keyword} is given more than once")
     return found[0] if found else None
 
 
-def _value(reference: _Reference) -> str:
+def value_of(reference: Reference) -> str:
     if not reference.value:
-        _missing(reference.segment, "N903", f"N9*ZZ*{reference.keyword} needs its value in N903")
+        missing(reference.segment, "N903", f"N9*ZZ*{reference.keyword} needs its value in N903")
     return reference.value
 
 
@@ -216,8 +216,8 @@ BILL_PHRASES = {"GROUP": "GROUP", "MARKS": "MARKS", "PORT": "PORT OF DISCHARGE"}
 AMENDMENT_KEYWORDS = {"BC11", "POS", "REASON", "DOCUMENT", "OLD", "NEW", "MERGED"}
 
 
-def _check_phrases(references: list[_Reference], phrases: dict[str, str]) -> None:
+def check_phrases(references: list[Reference], phrases: dict[str, str]) -> None:
     for reference in references:
         phrase = phrases.get(reference.keyword)
         if phrase is not None and f"{reference.keyword} {reference.argument}".strip() != phrase:
-            _invalid(reference.segment, 2, _text(reference.segment, 2), f"write {phrase}")
+            invalid(reference.segment, 2, text(reference.segment, 2), f"write {phrase}")

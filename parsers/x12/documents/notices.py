@@ -27,15 +27,15 @@ from parsers.x12.documents.elements import (
     ETA,
     ETD,
     TRANSPORT_MODES,
-    _Body,
-    _Context,
-    _instant,
-    _invalid,
-    _missing,
-    _opt,
-    _required,
-    _structure,
-    _text,
+    Body,
+    Context,
+    bad_structure,
+    instant_at,
+    invalid,
+    missing,
+    optional_at,
+    required_at,
+    text,
 )
 from parsers.x12.segments import Segment
 
@@ -59,14 +59,14 @@ def _attributes(segment: Segment) -> dict[str, list[str]]:
     """K1 #2 of a 323: ``KEY VALUE`` pairs across K101 and K102."""
     out: dict[str, list[str]] = {}
     for index in (1, 2):
-        tokens = _text(segment, index).split()
+        tokens = text(segment, index).split()
         while tokens:
             key = tokens.pop(0).upper()
             arity = ATTRIBUTE_ARITY.get(key)
             if arity is None:
-                _invalid(segment, index, key, f"unknown key; known: {', '.join(ATTRIBUTE_ARITY)}")
+                invalid(segment, index, key, f"unknown key; known: {', '.join(ATTRIBUTE_ARITY)}")
             if len(tokens) < arity or key in out:
-                _invalid(segment, index, key, "key without its value, or given twice")
+                invalid(segment, index, key, "key without its value, or given twice")
             out[key] = tokens[:arity]
             del tokens[:arity]
     return out
@@ -79,40 +79,40 @@ def _attribute_decimal(segment: Segment, values: dict[str, list[str]], key: str)
     try:
         return Decimal(raw)
     except InvalidOperation:
-        _invalid(segment, 2, raw, f"{key} is not a decimal number")
+        invalid(segment, 2, raw, f"{key} is not a decimal number")
 
 
 def _attribute_date(segment: Segment, raw: str) -> date:
     try:
         return fields.ccyymmdd(raw)
     except FieldError as error:
-        _invalid(segment, 2, raw, error.detail)
+        invalid(segment, 2, raw, error.detail)
 
 
-def _conveyance_notice(body: _Body, context: _Context) -> Rksp | Jksp:
+def to_conveyance_notice(body: Body, context: Context) -> Rksp | Jksp:
     segments = body.segments
     v1 = next((s for s in segments if s.id == "V1"), None)
     if v1 is None or segments[0] is not v1:
-        _missing(body.first, "V1", "a 323 starts with V1 (vessel)")
+        missing(body.first, "V1", "a 323 starts with V1 (vessel)")
     remarks = [s for s in segments if s.id == "K1"]
     if not remarks:
-        _missing(v1, "K1", "the first K1 carries the carrier: K101 'NPWP <npwp>', K102 name")
+        missing(v1, "K1", "the first K1 carries the carrier: K101 'NPWP <npwp>', K102 name")
     carrier_k1 = remarks[0]
-    npwp_text = _text(carrier_k1, 1)
+    npwp_text = text(carrier_k1, 1)
     if not npwp_text.upper().startswith("NPWP "):
-        _invalid(carrier_k1, 1, npwp_text, "K101 of the first K1 is 'NPWP <15 or 16 digits>'")
+        invalid(carrier_k1, 1, npwp_text, "K101 of the first K1 is 'NPWP <15 or 16 digits>'")
     carrier = Party(
-        name=_required(carrier_k1, 2, "K102 of the first K1 is the carrier's name"),
+        name=required_at(carrier_k1, 2, "K102 of the first K1 is the carrier's name"),
         npwp=npwp_text[5:].strip(),
     )
     attributes = _attributes(remarks[1]) if len(remarks) > 1 else {}
     attribute_k1 = remarks[1] if len(remarks) > 1 else carrier_k1
     conveyance = Conveyance(
-        mode=TRANSPORT_MODES.get(_text(v1, 9), TransportMode.SEA),
-        name=_text(v1, 2),
-        imo_number=_opt(v1, 1),
+        mode=TRANSPORT_MODES.get(text(v1, 9), TransportMode.SEA),
+        name=text(v1, 2),
+        imo_number=optional_at(v1, 1),
         call_sign=attributes["CS"][0] if "CS" in attributes else None,
-        flag=_opt(v1, 3),
+        flag=optional_at(v1, 3),
         gross_tonnage=_attribute_decimal(attribute_k1, attributes, "GT"),
         length_overall_m=_attribute_decimal(attribute_k1, attributes, "LOA"),
         draft_fore_m=_attribute_decimal(attribute_k1, attributes, "DF"),
@@ -128,11 +128,11 @@ def _conveyance_notice(body: _Body, context: _Context) -> Rksp | Jksp:
             date=_attribute_date(attribute_k1, day),
         )
     calls = _calls(segments)
-    voyage = _text(v1, 4)
+    voyage = text(v1, 4)
     scheduled = [_scheduled_call(call, voyage, context) for call in calls]
-    arrival_ports = {_text(call.arrival, 3) for call in calls if call.arrival is not None}
+    arrival_ports = {text(call.arrival, 3) for call in calls if call.arrival is not None}
     if len(arrival_ports) > 1:
-        _structure(calls[1].arrival, "every R4*D of a JKSP is the same port (this office)")
+        bad_structure(calls[1].arrival, "every R4*D of a JKSP is the same port (this office)")
     port_of_arrival = arrival_ports.pop()
 
     def voyage_date() -> date | None:
@@ -169,14 +169,14 @@ def _calls(segments: Sequence[Segment]) -> list[_Call]:
     in_arrival = False
     for segment in segments:
         if segment.id == "R4":
-            code = _text(segment, 1)
+            code = text(segment, 1)
             in_arrival = False
             if code in ("O", "L"):
                 if current is not None:
                     current = None
                 slot = "origin" if code == "O" else "last"
                 if getattr(pending, slot) is not None:
-                    _structure(segment, f"two R4*{code} before the R4*D of a call")
+                    bad_structure(segment, f"two R4*{code} before the R4*D of a call")
                 setattr(pending, slot, segment)
             elif code == "D":
                 pending.arrival = segment
@@ -185,45 +185,45 @@ def _calls(segments: Sequence[Segment]) -> list[_Call]:
                 in_arrival = True
             elif code == "N":
                 if current is None or current.next is not None:
-                    _structure(segment, "R4*N follows the R4*D of its call")
+                    bad_structure(segment, "R4*N follows the R4*D of its call")
                 current.next = segment
         elif segment.id in ("DTM", "V9"):
             if not in_arrival or current is None:
-                _structure(
+                bad_structure(
                     segment, f"{segment.id} belongs in the R4*D loop (the call at the office)"
                 )
             current.details.append(segment)
     if pending.origin is not None or pending.last is not None:
-        _missing(pending.origin or pending.last, "R4*D", "each call has an R4*D")
+        missing(pending.origin or pending.last, "R4*D", "each call has an R4*D")
     if not calls:
-        _missing(segments[-1] if segments else None, "R4*D", "a 323 has at least one R4*D")
+        missing(segments[-1] if segments else None, "R4*D", "a 323 has at least one R4*D")
     return calls
 
 
-def _scheduled_call(call: _Call, voyage: str, context: _Context) -> ScheduledCall:
+def _scheduled_call(call: _Call, voyage: str, context: Context) -> ScheduledCall:
     arrival = call.arrival
     assert arrival is not None
     if call.origin is None:
-        _missing(arrival, "R4*O", "each call gives its port of origin before its R4*D")
+        missing(arrival, "R4*O", "each call gives its port of origin before its R4*D")
     if call.last is None:
-        _missing(arrival, "R4*L", "each call gives its last port of call before its R4*D")
+        missing(arrival, "R4*L", "each call gives its last port of call before its R4*D")
     instants: dict[str, datetime] = {}
     for detail in call.details:
         if detail.id == "V9":
-            voyage = _text(detail, 2)
+            voyage = text(detail, 2)
             continue
-        qualifier = _text(detail, 1)
+        qualifier = text(detail, 1)
         if qualifier in instants:
-            _structure(detail, f"DTM*{qualifier} is given twice for one call")
-        instants[qualifier] = _instant(context, detail, 2, 3, 4)
+            bad_structure(detail, f"DTM*{qualifier} is given twice for one call")
+        instants[qualifier] = instant_at(context, detail, 2, 3, 4)
     eta = instants.get(ETA)
     if eta is None:
-        _missing(arrival, "DTM*371", "the estimated arrival of the call")
+        missing(arrival, "DTM*371", "the estimated arrival of the call")
     return ScheduledCall(
         voyage_number=voyage,
-        port_of_origin=_text(call.origin, 3),
-        last_port_of_call=_text(call.last, 3),
-        next_port=_text(call.next, 3) if call.next is not None else None,
+        port_of_origin=text(call.origin, 3),
+        last_port_of_call=text(call.last, 3),
+        next_port=text(call.next, 3) if call.next is not None else None,
         eta=eta,
         etd=instants.get(ETD),
         actual_arrival=instants.get(ATA),
