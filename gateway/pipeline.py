@@ -29,10 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -46,7 +45,6 @@ from gateway.exceptions import DocumentError
 from gateway.messages import finding
 from gateway.model import (
     Amendment,
-    Conveyance,
     Document,
     DocumentType,
     Finding,
@@ -60,12 +58,12 @@ from gateway.model import (
 )
 from gateway.model.digest import content_digest
 from gateway.model.outcome import DocumentStatus, Outcome
-from gateway.model.registered_pos import RegisteredPos
 from gateway.numbering import aju_prefix, check_supplied, format_nomor_aju
-from gateway.reference import ReferenceData, compact_npwp
+from gateway.reference import ReferenceData
+from gateway.services.lookups import Bc10Lookup, Bc11Lookup, CallLookup
+from gateway.services.serialise import finding_json, flag_json, summarize
 from gateway.storage import audit, call_register, counters, reference_store
 from gateway.storage import call_facts as facts_store
-from gateway.storage import pos as pos_store
 from gateway.storage import submissions as store
 from gateway.storage.database import Database
 from gateway.storage.disk import DataDirSpace
@@ -74,11 +72,9 @@ from gateway.storage.raw_files import RawFileStore, flush_filesystem
 from gateway.storage.tables import (
     acks,
     dedup_keys,
-    documents,
     registrations,
 )
 from handlers import DEFAULT_RULES, Rule, RuleContext, evaluate
-from handlers.base import Bc10Call, CallFacts, Holder
 from handlers.calls import reported
 from handlers.register import call_taken
 from handlers.registration import accepted_status, registration_kind
@@ -414,10 +410,10 @@ class Pipeline:
             now=submission.received_at,
             sender=submission.sender,
             channel_family=self.channels[submission.channel].family,
-            bc11=_Bc11Lookup(self.db),
-            bc10=_Bc10Lookup(self.db),
+            bc11=Bc11Lookup(self.db),
+            bc10=Bc10Lookup(self.db),
             counter_office=submission.counter_office,
-            calls=_CallLookup(self.db),
+            calls=CallLookup(self.db),
         )
         result = evaluate(document, context, self.rules)
         return _Decision(
@@ -698,8 +694,8 @@ class Pipeline:
                     "document_type": str(p.decision.document_type),
                     "status": str(p.status),
                     "sender_reference": p.decision.sender_reference,
-                    "flags": [_flag_json(f) for f in self._flags(p)],
-                    "findings": [_finding_json(f) for f in p.findings],
+                    "flags": [flag_json(f) for f in self._flags(p)],
+                    "findings": [finding_json(f) for f in p.findings],
                     "summary": summarize(p.decision.document),
                     "decided_at": now,
                 }
@@ -944,133 +940,6 @@ class Pipeline:
         return delivered
 
 
-class _Bc11Lookup:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def pos_numbers(self, ref: RegistrationRef) -> frozenset[str] | None:
-        with self.db.engine.connect() as conn:
-            return store.bc11_pos_numbers(conn, ref)
-
-    def holder(self, ref: RegistrationRef) -> Holder | None:
-        with self.db.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(documents.c.sender, documents.c.summary)
-                .join(registrations, registrations.c.document_id == documents.c.id)
-                .where(
-                    registrations.c.kind == str(RegistrationKind.BC11),
-                    registrations.c.office_code == ref.office_code,
-                    registrations.c.number == ref.number,
-                    registrations.c.registration_date == ref.date,
-                )
-            ).first()
-        return None if row is None else _holder(row.sender, row.summary)
-
-    def pos_records(self, ref: RegistrationRef) -> Mapping[str, RegisteredPos] | None:
-        with self.db.engine.connect() as conn:
-            document_id = pos_store.bc11_document_id(conn, ref)
-            if document_id is None:
-                return None
-            found = pos_store.registered_pos(conn, document_id)
-        return {number: stored.state for number, stored in found.items()}
-
-
-class _CallLookup:
-    """The calls registered BC 1.0s and BC 1.1s hold (table call_keys), for the rules."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def holder(self, keys: Sequence[CallKey]) -> RegisteredCall | None:
-        wanted = [str(key) for key in keys]
-        with self.db.engine.connect() as conn:
-            found = call_register.find(conn, wanted)
-        return next((found[key] for key in wanted if key in found), None)
-
-
-class _Bc10Lookup:
-    """Registered BC 1.0s, read from their documents' summaries (see :func:`summarize`)."""
-
-    # A conveyance calls at an office a few times a year; the newest few are its candidates.
-    CANDIDATES = 50
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        # One lookup serves one document's rules, several of which ask for the same call.
-        self._seen: dict[tuple[str, str, str | None], tuple[Bc10Call, ...]] = {}
-
-    def get(self, ref: RegistrationRef) -> Bc10Call | None:
-        found = self._calls(
-            registrations.c.office_code == ref.office_code,
-            registrations.c.number == ref.number,
-            registrations.c.registration_date == ref.date,
-        )
-        return found[0] if found else None
-
-    def for_conveyance(self, office_code: str, conveyance: Conveyance) -> tuple[Bc10Call, ...]:
-        key = (office_code, conveyance.name.upper(), conveyance.imo_number)
-        if key not in self._seen:
-            summary = documents.c.summary
-            same = sa.func.upper(summary["conveyance"].as_string()) == conveyance.name.upper()
-            if conveyance.imo_number:
-                same = sa.or_(same, summary["imo"].as_string() == conveyance.imo_number)
-            self._seen[key] = self._calls(registrations.c.office_code == office_code, same)
-        return self._seen[key]
-
-    def _calls(self, *where: sa.ColumnElement[bool]) -> tuple[Bc10Call, ...]:
-        query = (
-            sa.select(
-                registrations.c.id,
-                registrations.c.office_code,
-                registrations.c.number,
-                registrations.c.registration_date,
-                documents.c.document_type,
-                documents.c.summary,
-                documents.c.sender,
-            )
-            .join(documents, documents.c.id == registrations.c.document_id)
-            .where(registrations.c.kind == str(RegistrationKind.BC10), *where)
-            .order_by(registrations.c.id.desc())
-            .limit(self.CANDIDATES)
-        )
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(query).all()
-            recorded = facts_store.current(conn, [row.id for row in rows])
-        calls = []
-        for row in rows:
-            summary = row.summary
-            arrival = summary.get("first_arrival") or summary.get("eta")
-            if arrival is None:  # summarised before BC 1.0s recorded their arrival
-                continue
-            voyages = summary.get("voyages") or [summary.get("voyage_number")]
-            calls.append(
-                Bc10Call(
-                    registration=RegistrationRef(
-                        kind=RegistrationKind.BC10,
-                        office_code=row.office_code,
-                        number=row.number,
-                        date=row.registration_date,
-                    ),
-                    document_type=DocumentType(row.document_type),
-                    conveyance_name=summary.get("conveyance", ""),
-                    imo_number=summary.get("imo"),
-                    arrival=datetime.fromisoformat(arrival),
-                    voyages=tuple(str(v) for v in voyages if v),
-                    holder=_holder(row.sender, summary),
-                    first_voyage=_first_voyage(summary),
-                    facts=tuple(
-                        CallFacts(
-                            voyage=r.voyage,
-                            arrival=r.arrival.occurred_at if r.arrival else None,
-                            departure=r.departure.occurred_at if r.departure else None,
-                        )
-                        for r in recorded.get(row.id, {}).values()
-                    ),
-                )
-            )
-        return tuple(calls)
-
-
 def _content(document: Document) -> Document:
     """The document as the duplicate check compares it: without the sender's own nomor aju
     (a document sent again under a new submission number is the same document; a nomor aju
@@ -1078,72 +947,3 @@ def _content(document: Document) -> Document:
     return dataclasses.replace(
         document, header=dataclasses.replace(document.header, sender_reference=None)
     )
-
-
-def _first_voyage(summary: Mapping[str, Any]) -> str | None:
-    """The voyage of a JKSP's first call (by ETA), when its summary lists the ETAs."""
-    voyages, etas = summary.get("voyages") or [], summary.get("etas") or []
-    if not voyages or len(etas) != len(voyages):
-        return None
-    return str(min(zip(etas, voyages, strict=True), key=lambda p: datetime.fromisoformat(p[0]))[1])
-
-
-def _holder(sender: str, summary: Mapping[str, Any] | None) -> Holder:
-    summary = summary or {}
-    return Holder(
-        sender=sender,
-        carrier_npwp=summary.get("carrier_npwp"),
-        carrier_name=summary.get("carrier_name"),
-    )
-
-
-def summarize(document: Document | None) -> dict[str, Any]:
-    """A few fields the console and `status` show without reading the raw file again."""
-    if document is None:
-        return {}
-    summary: dict[str, Any] = {"office": document.header.office_code}
-    conveyance = getattr(document, "conveyance", None)
-    if conveyance is not None:
-        summary["conveyance"] = conveyance.name
-        summary["mode"] = str(conveyance.mode)
-        if conveyance.imo_number:
-            summary["imo"] = conveyance.imo_number
-    carrier = getattr(document, "carrier", None)
-    if carrier is not None:  # whose registration it is (ART6-HOLDER)
-        summary["carrier_name"] = carrier.name
-        if carrier.npwp:
-            summary["carrier_npwp"] = compact_npwp(carrier.npwp)
-    for name in ("voyage_number", "eta", "etd", "arrival_at", "departure_at"):
-        value = getattr(document, name, None)
-        if value is not None:
-            summary[name] = value.isoformat() if isinstance(value, datetime) else value
-    if isinstance(document, Manifest):
-        summary["pos_count"] = sum(1 for _ in document.all_pos())
-    if isinstance(document, Jksp) and document.calls:  # what a JKSP change and a manifest need
-        summary["first_arrival"] = document.first_arrival.isoformat()
-        summary["voyages"] = [call.voyage_number for call in document.calls]
-        # Each call's own announced times, aligned with the voyages (the deadline watch's).
-        summary["etas"] = [call.eta.isoformat() for call in document.calls]
-        summary["etds"] = [call.etd.isoformat() if call.etd else None for call in document.calls]
-    return summary
-
-
-def _finding_json(f: Finding) -> dict[str, Any]:
-    location = None
-    if f.location is not None:
-        location = {"line": f.location.line, "path": f.location.path}
-    return {
-        "code": f.code,
-        "severity": str(f.severity),
-        "message_id": f.message_id,
-        "message_en": f.message_en,
-        "location": location,
-    }
-
-
-def _flag_json(flag: Flag) -> dict[str, Any]:
-    return {
-        "code": flag.code,
-        "detail": flag.detail,
-        "lateness_seconds": int(flag.lateness.total_seconds()) if flag.lateness else None,
-    }
