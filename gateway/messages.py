@@ -11,6 +11,10 @@ import re
 
 from gateway.model.findings import Finding, Location, Severity
 
+# The refusal of a file the gateway could not read (a defect met while reading it,
+# gateway/unreadable.py); storage counts such files and re-reads them by this code.
+UNREADABLE = "FILE-007"
+
 CATALOGUE: dict[str, tuple[str, str]] = {
     # The file as a whole
     "FILE-001": ("Berkas kosong.", "The file is empty."),

@@ -23,12 +23,12 @@ import structlog
 from sqlalchemy import exc as sa_exc
 
 from gateway.exceptions import TransientError
-from gateway.messages import finding
+from gateway.messages import UNREADABLE, finding
 from gateway.model import Finding
 
 log = structlog.get_logger("gateway.unreadable")
 
-CODE = "FILE-007"
+CODE = UNREADABLE
 # What the environment raises: worth another try later, never a refusal of the carrier's file.
 _ENVIRONMENT: tuple[type[BaseException], ...] = (
     TransientError,  # StorageUnavailable (disk, database), Overloaded

@@ -30,13 +30,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gateway.messages import UNREADABLE
 from gateway.model.common import RECORD
 from gateway.storage import audit
 from gateway.storage import submissions as store
 from gateway.storage.queue import JobKind, JobQueue, JobStatus
 from gateway.storage.raw_files import StoredFile
 from gateway.storage.tables import acks, documents, jobs, submissions
-from gateway.unreadable import CODE as UNREADABLE
 
 
 @dataclass(**RECORD)

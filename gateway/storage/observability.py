@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gateway.messages import UNREADABLE
 from gateway.model.common import RECORD
 from gateway.storage.tables import (
     acks,
@@ -26,7 +27,6 @@ from gateway.storage.tables import (
     submissions,
 )
 from gateway.storage.types import UTCDateTime
-from gateway.unreadable import CODE as UNREADABLE
 
 # Written by the scheduler (issue 8, migration 0005). Named here without the table module so
 # that a database without it (an older schema, a process started before the upgrade) is

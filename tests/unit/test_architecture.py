@@ -120,12 +120,7 @@ CONTRACTS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
 
 # TODO(issue 15): known violations, to be removed; never add to these lists.
 ALLOWED_CYCLES: set[frozenset[str]] = set()
-ALLOWED_VIOLATIONS: set[tuple[str, str]] = {
-    # The FILE-007 code is read from the lifecycle module; it belongs with the domain's
-    # message catalogue.
-    ("gateway.storage.deadletters", "gateway.unreadable"),
-    ("gateway.storage.observability", "gateway.unreadable"),
-}
+ALLOWED_VIOLATIONS: set[tuple[str, str]] = set()
 
 
 def _module_name(path: Path) -> str:
