@@ -19,14 +19,13 @@ from collections.abc import Sequence
 from gateway.model import Document
 from gateway.model.findings import Location
 from parsers.base import ZoneForOffice
-from parsers.edifact.documents.amendments import _amendment
-from parsers.edifact.documents.bills import _containers, _split
-from parsers.edifact.documents.elements import ORIGINAL, _bgm, _Context, _office
-from parsers.edifact.documents.manifests import _manifest
-from parsers.edifact.documents.notices import _conveyance_notice
+from parsers.edifact.documents.amendments import to_amendment
+from parsers.edifact.documents.bills import containers_in, split_consignments
+from parsers.edifact.documents.elements import ORIGINAL, Context, office_of, read_bgm
+from parsers.edifact.documents.manifests import to_manifest
+from parsers.edifact.documents.notices import to_conveyance_notice
 from parsers.edifact.segments import Message, Segment
-from parsers.refusal import Refused, where
-from parsers.refusal import refuse_at as _refuse
+from parsers.refusal import Refused, refuse_at, where
 
 
 def to_documents(
@@ -42,20 +41,20 @@ def to_documents(
     body = [s for s in message.segments if s.tag not in ("UNH", "UNT")]
     first = message.segments[0] if message.segments else None
     try:
-        context = _Context(office=_office(message, body), zone_for_office=zone_for_office)
+        context = Context(office=office_of(message, body), zone_for_office=zone_for_office)
         if message.type == "CUSREP":
-            return [_conveyance_notice(body, context, first)]
+            return [to_conveyance_notice(body, context, first)]
         if message.type == "CUSCAR":
             return [_cuscar(body, context, first)]
-        _refuse("EDI-101", first, message=f"{message.type}:{message.version}:{message.release}")
+        refuse_at("EDI-101", first, message=f"{message.type}:{message.version}:{message.release}")
     except Refused as refused:
         raise refused.error(default=where(first) or Location(line=message.line)) from None
 
 
-def _cuscar(body: Sequence[Segment], context: _Context, first: Segment | None) -> Document:
-    bgm, function = _bgm(body, first)
-    header_segments, equipment, consignments = _split(body)
-    containers = _containers(equipment)
+def _cuscar(body: Sequence[Segment], context: Context, first: Segment | None) -> Document:
+    bgm, function = read_bgm(body, first)
+    header_segments, equipment, consignments = split_consignments(body)
+    containers = containers_in(equipment)
     if function != ORIGINAL:
-        return _amendment(bgm, header_segments, consignments, containers, context)
-    return _manifest(bgm, header_segments, consignments, containers, context)
+        return to_amendment(bgm, header_segments, consignments, containers, context)
+    return to_manifest(bgm, header_segments, consignments, containers, context)

@@ -17,22 +17,22 @@ from gateway.model import (
     RegistrationKind,
     TransportDocument,
 )
-from parsers.edifact.documents.bills import _bill, _Consignment, _gis
+from parsers.edifact.documents.bills import Consignment, gis, read_bill
 from parsers.edifact.documents.elements import (
     REFERENCE_DATE,
     SUPPORTING_DOCUMENT_CODES,
-    _Context,
-    _dtm_date,
-    _invalid,
-    _joined,
-    _missing,
-    _party,
-    _pos_number,
-    _registration,
-    _text,
+    Context,
+    dtm_date,
+    invalid,
+    joined,
+    missing,
+    party_of,
+    pos_number_at,
+    registration_ref,
+    text_at,
 )
 from parsers.edifact.segments import Segment
-from parsers.refusal import refuse_at as _refuse
+from parsers.refusal import refuse_at
 
 # ---------------------------------------------------------------- CUSCAR 4/5 -> amendment
 
@@ -40,47 +40,47 @@ from parsers.refusal import refuse_at as _refuse
 AMENDMENT_KINDS = {k.value: k for k in AmendmentKind}
 
 
-def _amendment(
+def to_amendment(
     bgm: Segment,
     header: Sequence[Segment],
-    consignments: Sequence[_Consignment],
+    consignments: Sequence[Consignment],
     containers: dict[str, tuple[Segment, Container]],
-    context: _Context,
+    context: Context,
 ) -> Amendment:
-    kind_gis = _gis(header, "AMK")
+    kind_gis = gis(header, "AMK")
     if kind_gis is None:
-        _missing(bgm, "GIS+x:AMK", "the kind of amendment (A-E)")
-    kind = AMENDMENT_KINDS.get(_text(kind_gis, 1))
+        missing(bgm, "GIS+x:AMK", "the kind of amendment (A-E)")
+    kind = AMENDMENT_KINDS.get(text_at(kind_gis, 1))
     if kind is None:
-        _invalid(kind_gis, "7365", _text(kind_gis, 1), "the kind of amendment is A, B, C, D or E")
-    bc11 = _registration(header, RegistrationKind.BC11, context.office, bgm)
+        invalid(kind_gis, "7365", text_at(kind_gis, 1), "the kind of amendment is A, B, C, D or E")
+    bc11 = registration_ref(header, RegistrationKind.BC11, context.office, bgm)
     if not consignments:
-        _missing(bgm, "CNI", "the pos being amended")
+        missing(bgm, "CNI", "the pos being amended")
     amended = consignments[0]
-    pos_number = _pos_number(amended.cni, _text(amended.cni, 2))
+    pos_number = pos_number_at(amended.cni, text_at(amended.cni, 2))
     reason = " ".join(
-        _joined(s, 4, " ") for s in header if s.tag == "FTX" and s.get(1) == "ACD"
+        joined(s, 4, " ") for s in header if s.tag == "FTX" and s.get(1) == "ACD"
     ).strip()
     if not reason:
-        _missing(bgm, "FTX+ACD", "the reason for the amendment")
+        missing(bgm, "FTX+ACD", "the reason for the amendment")
     requester = next(
         (s for s in header if s.tag == "NAD" and s.get(1) == "MS"),
         next((s for s in header if s.tag == "NAD" and s.get(1) == "CA"), None),
     )
     if requester is None:
-        _missing(bgm, "NAD+MS", "the party asking for the amendment")
+        missing(bgm, "NAD+MS", "the party asking for the amendment")
     changes = []
     for segment in header:
         if segment.tag == "FTX" and segment.get(1) == "CHG":
-            field = _text(segment, 4, 1)
+            field = text_at(segment, 4, 1)
             if not re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", field):
-                _invalid(segment, "4440", field, "a field path such as consignee.name")
-            new_value = _text(segment, 4, 3)
+                invalid(segment, "4440", field, "a field path such as consignee.name")
+            new_value = text_at(segment, 4, 3)
             if not new_value:
-                _missing(segment, "FTX+CHG 4440/3", "the new value")
+                missing(segment, "FTX+CHG 4440/3", "the new value")
             changes.append(
                 FieldChange(
-                    field=field, old_value=_text(segment, 4, 2) or None, new_value=new_value
+                    field=field, old_value=text_at(segment, 4, 2) or None, new_value=new_value
                 )
             )
     documents = []
@@ -90,32 +90,34 @@ def _amendment(
             continue
         following = header[i + 1] if i + 1 < len(header) else None
         if following is None or following.tag != "DTM" or following.get(1) != REFERENCE_DATE:
-            _missing(segment, "DTM+171", "the date of the supporting document")
+            missing(segment, "DTM+171", "the date of the supporting document")
         documents.append(
-            CustomsDocumentRef(code=code, number=_text(segment, 1, 2), date=_dtm_date(following))
+            CustomsDocumentRef(code=code, number=text_at(segment, 1, 2), date=dtm_date(following))
         )
     others = consignments[1:]
     merged: tuple[PosNumber, ...] = ()
     breakdown: tuple[Pos, ...] = ()
     revised: TransportDocument | None = None
     if kind is AmendmentKind.MERGE_POS:
-        merged = tuple(_pos_number(c.cni, _text(c.cni, 2)) for c in others)
+        merged = tuple(pos_number_at(c.cni, text_at(c.cni, 2)) for c in others)
         if not merged:
-            _missing(amended.cni, "CNI", "kind D names the pos merged into the first CNI")
-        revised = _bill(amended, containers).pos.transport_document
+            missing(amended.cni, "CNI", "kind D names the pos merged into the first CNI")
+        revised = read_bill(amended, containers).pos.transport_document
     elif kind is AmendmentKind.BREAKDOWN:
-        breakdown = tuple(_bill(c, containers).pos for c in others)
+        breakdown = tuple(read_bill(c, containers).pos for c in others)
         if not breakdown:
-            _missing(amended.cni, "CNI", "kind E gives the house-level pos after the first CNI")
+            missing(amended.cni, "CNI", "kind E gives the house-level pos after the first CNI")
     elif others:
-        _refuse("EDI-106", others[0].cni, detail=f"an amendment of kind {kind.value} names one pos")
+        refuse_at(
+            "EDI-106", others[0].cni, detail=f"an amendment of kind {kind.value} names one pos"
+        )
     return Amendment(
         header=DocumentHeader(office_code=context.office),
         bc11=bc11,
         pos_number=pos_number,
         kind=kind,
         reason=reason,
-        requested_by=_party(requester),
+        requested_by=party_of(requester),
         supporting_documents=tuple(documents),
         changes=tuple(changes),
         merged_pos=merged,

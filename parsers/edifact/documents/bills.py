@@ -26,41 +26,41 @@ from parsers.edifact.documents.elements import (
     LOADING,
     MASTER_REFERENCES,
     TRANSPORT_DOCUMENTS,
-    _Context,
-    _count,
-    _decimal,
-    _dtm_date,
-    _invalid,
-    _joined,
-    _locode,
-    _missing,
-    _party,
-    _pos_number,
-    _text,
+    Context,
+    count_at,
+    decimal_at,
+    dtm_date,
+    invalid,
+    joined,
+    locode,
+    missing,
+    party_of,
+    pos_number_at,
+    text_at,
 )
 from parsers.edifact.segments import Segment
-from parsers.refusal import refuse_at as _refuse
+from parsers.refusal import refuse_at
 
 # ---------------------------------------------------------------- CUSCAR -> manifest
 
 
 @dataclass(slots=True)
-class _Consignment:
+class Consignment:
     cni: Segment
     segments: list[Segment]
     goods: list[list[Segment]]
 
 
-def _split(
+def split_consignments(
     body: Sequence[Segment],
-) -> tuple[list[Segment], list[list[Segment]], list[_Consignment]]:
+) -> tuple[list[Segment], list[list[Segment]], list[Consignment]]:
     """Header segments, equipment groups (EQD..) and consignment groups (CNI..)."""
     header: list[Segment] = []
     equipment: list[list[Segment]] = []
-    consignments: list[_Consignment] = []
+    consignments: list[Consignment] = []
     for segment in body:
         if segment.tag == "CNI":
-            consignments.append(_Consignment(cni=segment, segments=[], goods=[]))
+            consignments.append(Consignment(cni=segment, segments=[], goods=[]))
         elif consignments:
             current = consignments[-1]
             if segment.tag == "GID":
@@ -78,27 +78,27 @@ def _split(
     return header, equipment, consignments
 
 
-def _gis(segments: Iterable[Segment], code_list: str) -> Segment | None:
-    return next((s for s in segments if s.tag == "GIS" and _text(s, 1, 2) == code_list), None)
+def gis(segments: Iterable[Segment], code_list: str) -> Segment | None:
+    return next((s for s in segments if s.tag == "GIS" and text_at(s, 1, 2) == code_list), None)
 
 
-def _containers(equipment: Sequence[Sequence[Segment]]) -> dict[str, tuple[Segment, Container]]:
+def containers_in(equipment: Sequence[Sequence[Segment]]) -> dict[str, tuple[Segment, Container]]:
     found: dict[str, tuple[Segment, Container]] = {}
     for group in equipment:
         eqd = group[0]
-        number = _text(eqd, 2)
+        number = text_at(eqd, 2)
         if not _iso6346_valid(number):
-            _invalid(eqd, "8260", number, "not an ISO 6346 container number with check digit")
+            invalid(eqd, "8260", number, "not an ISO 6346 container number with check digit")
         if number in found:
-            _refuse("EDI-106", eqd, detail=f"container {number} is declared twice")
-        seals = tuple(_text(s, 1) for s in group if s.tag == "SEL")
+            refuse_at("EDI-106", eqd, detail=f"container {number} is declared twice")
+        seals = tuple(text_at(s, 1) for s in group if s.tag == "SEL")
         found[number] = (
             eqd,
             Container(
                 number=number,
-                size_type=_text(eqd, 3) or None,
+                size_type=text_at(eqd, 3) or None,
                 seals=seals,
-                loaded=_text(eqd, 6) != "4",
+                loaded=text_at(eqd, 6) != "4",
             ),
         )
     return found
@@ -124,19 +124,19 @@ class _Bill:
     pos: Pos
 
 
-def _pos_groups(
-    consignments: Sequence[_Consignment],
+def pos_groups(
+    consignments: Sequence[Consignment],
     containers: dict[str, tuple[Segment, Container]],
-    context: _Context,
+    context: Context,
 ) -> tuple[PosGroup, ...]:
-    bills = [_bill(c, containers) for c in consignments]
+    bills = [read_bill(c, containers) for c in consignments]
     masters: dict[str, _Bill] = {}
     children: dict[int, list[_Bill]] = {}
     top: list[_Bill] = []
     for bill in bills:
         if bill.master is None:
             if bill.number.sub_pos:
-                _invalid(
+                invalid(
                     bill.segment, "1004", str(bill.number), "a sub-pos names its master (RFF+MB)"
                 )
             masters[bill.pos.transport_document.number] = bill
@@ -145,37 +145,37 @@ def _pos_groups(
             continue
         parent = masters.get(bill.master)
         if parent is None:
-            _refuse("EDI-105", bill.segment, reference=f"RFF+MB {bill.master}")
+            refuse_at("EDI-105", bill.segment, reference=f"RFF+MB {bill.master}")
         if bill.number.pos != parent.number.pos or bill.number.sub_pos == 0:
-            _invalid(
+            invalid(
                 bill.segment,
                 "1004",
                 str(bill.number),
                 f"a house bill is a sub-pos of pos {parent.number.pos}",
             )
         if bill.group is not None and bill.group != parent.group:
-            _invalid(bill.segment, "7365", str(bill.group), "a house bill is in its master's group")
+            invalid(bill.segment, "7365", str(bill.group), "a house bill is in its master's group")
         children[id(parent)].append(bill)
     groups: dict[int, list[Pos]] = {}
     seen: set[str] = set()
     for bill in top:
         if bill.group is None:
-            _missing(bill.segment, "GIS+n:KPOS", "the group (kelompok pos) of the pos")
+            missing(bill.segment, "GIS+n:KPOS", "the group (kelompok pos) of the pos")
         pos = bill.pos
         subs = tuple(child.pos for child in children[id(bill)])
         if subs:
             pos = replace(pos, sub_pos=subs)
         for p in pos.walk():
             if str(p.number) in seen:
-                _invalid(bill.segment, "1004", str(p.number), "pos number used twice")
+                invalid(bill.segment, "1004", str(p.number), "pos number used twice")
             seen.add(str(p.number))
         groups.setdefault(bill.group, []).append(pos)
     return tuple(PosGroup(number=n, pos=tuple(p)) for n, p in sorted(groups.items()))
 
 
-def _bill(consignment: _Consignment, containers: dict[str, tuple[Segment, Container]]) -> _Bill:
+def read_bill(consignment: Consignment, containers: dict[str, tuple[Segment, Container]]) -> _Bill:
     cni = consignment.cni
-    number = _pos_number(cni, _text(cni, 2))
+    number = pos_number_at(cni, text_at(cni, 2))
     segments = consignment.segments
     document: TransportDocument | None = None
     master: str | None = None
@@ -184,58 +184,58 @@ def _bill(consignment: _Consignment, containers: dict[str, tuple[Segment, Contai
             continue
         qualifier = segment.get(1)
         if qualifier in MASTER_REFERENCES:
-            master = _text(segment, 1, 2)
+            master = text_at(segment, 1, 2)
         kind = TRANSPORT_DOCUMENTS.get(qualifier)
         if kind is not None:
             following = segments[i + 1] if i + 1 < len(segments) else None
             if following is None or following.tag != "DTM" or following.get(1) != BL_DATE:
-                _missing(segment, "DTM+95", "the date of the transport document after its RFF")
+                missing(segment, "DTM+95", "the date of the transport document after its RFF")
             document = TransportDocument(
-                kind=kind, number=_text(segment, 1, 2), date=_dtm_date(following)
+                kind=kind, number=text_at(segment, 1, 2), date=dtm_date(following)
             )
     if document is None:
-        _missing(cni, "RFF+BM/SWB/BH/AWB/HWB", "the transport document of the pos")
+        missing(cni, "RFF+BM/SWB/BH/AWB/HWB", "the transport document of the pos")
     parties = {s.get(1): s for s in segments if s.tag == "NAD"}
     for role in ("CZ", "CN"):
         if role not in parties:
-            _missing(cni, f"NAD+{role}", "shipper (CZ) and consignee (CN) are required")
+            missing(cni, f"NAD+{role}", "shipper (CZ) and consignee (CN) are required")
     locations = {s.get(1): s for s in segments if s.tag == "LOC"}
     for qualifier in (LOADING, DISCHARGE):
         if qualifier not in locations:
-            _missing(cni, f"LOC+{qualifier}", "ports of loading (9) and discharge (11)")
+            missing(cni, f"LOC+{qualifier}", "ports of loading (9) and discharge (11)")
     totals = {s.get(1): s for s in segments if s.tag == "CNT"}
     if "7" not in totals:
-        _missing(cni, "CNT+7", "the gross weight in kg")
+        missing(cni, "CNT+7", "the gross weight in kg")
     weight = totals["7"]
-    if _text(weight, 1, 3) not in ("", "KGM"):
-        _invalid(weight, "6411", _text(weight, 1, 3), "the gross weight is in KGM")
+    if text_at(weight, 1, 3) not in ("", "KGM"):
+        invalid(weight, "6411", text_at(weight, 1, 3), "the gross weight is in KGM")
     volume = totals.get("15")
-    group_gis = _gis(segments, "KPOS")
+    group_gis = gis(segments, "KPOS")
     group: int | None = None
     if group_gis is not None:
-        raw = _text(group_gis, 1)
+        raw = text_at(group_gis, 1)
         if raw not in {"1", "2", "3", "4", "5", "6"}:
-            _invalid(group_gis, "7365", raw, "the group is 1 to 6")
+            invalid(group_gis, "7365", raw, "the group is 1 to 6")
         group = int(raw)
     goods, packages, bill_containers = _goods(consignment, containers)
     if "11" in totals:
         packages = Packages(
-            count=_count(totals["11"], 1, 2, "6066"),
+            count=count_at(totals["11"], 1, 2, "6066"),
             kind_code=packages.kind_code,
             marks=packages.marks,
         )
     pos = Pos(
         number=number,
         transport_document=document,
-        shipper=_party(parties["CZ"]),
-        consignee=_party(parties["CN"]),
-        notify=_party(parties["N1"]) if "N1" in parties else None,
-        port_of_loading=_locode(locations[LOADING]),
-        port_of_discharge=_locode(locations[DISCHARGE]),
+        shipper=party_of(parties["CZ"]),
+        consignee=party_of(parties["CN"]),
+        notify=party_of(parties["N1"]) if "N1" in parties else None,
+        port_of_loading=locode(locations[LOADING]),
+        port_of_discharge=locode(locations[DISCHARGE]),
         packages=packages,
-        gross_weight_kg=_decimal(weight, 1, 2, "6066"),
-        volume_m3=_decimal(volume, 1, 2, "6066") if volume is not None else None,
-        final_destination=_locode(locations[DELIVERY]) if DELIVERY in locations else None,
+        gross_weight_kg=decimal_at(weight, 1, 2, "6066"),
+        volume_m3=decimal_at(volume, 1, 2, "6066") if volume is not None else None,
+        final_destination=locode(locations[DELIVERY]) if DELIVERY in locations else None,
         containers=bill_containers,
         goods=goods,
     )
@@ -243,7 +243,7 @@ def _bill(consignment: _Consignment, containers: dict[str, tuple[Segment, Contai
 
 
 def _goods(
-    consignment: _Consignment, containers: dict[str, tuple[Segment, Container]]
+    consignment: Consignment, containers: dict[str, tuple[Segment, Container]]
 ) -> tuple[tuple[GoodsItem, ...], Packages, tuple[Container, ...]]:
     items: list[GoodsItem] = []
     count = 0
@@ -251,12 +251,12 @@ def _goods(
     marks: list[str] = []
     used: dict[str, Container] = {}
     if not consignment.goods:
-        _missing(consignment.cni, "GID", "every pos describes its goods (HS heading)")
+        missing(consignment.cni, "GID", "every pos describes its goods (HS heading)")
     for group in consignment.goods:
         gid = group[0]
-        if _text(gid, 2, 1):
-            count += _count(gid, 2, 1, "7224")
-            kind = _text(gid, 2, 2)
+        if text_at(gid, 2, 1):
+            count += count_at(gid, 2, 1, "7224")
+            kind = text_at(gid, 2, 2)
             if kind and kind not in kinds:
                 kinds.append(kind)
         hs = ""
@@ -266,31 +266,31 @@ def _goods(
         value: Decimal | None = None
         currency: str | None = None
         for segment in group:
-            if segment.tag == "CST" or (segment.tag == "PIA" and _text(segment, 2, 2) == "HS"):
-                hs = _text(segment, 2, 1)
+            if segment.tag == "CST" or (segment.tag == "PIA" and text_at(segment, 2, 2) == "HS"):
+                hs = text_at(segment, 2, 1)
                 if not re.fullmatch(r"\d{4}(\d{2}){0,3}", hs):
-                    _invalid(segment, "HS", hs, "an HS code is 4, 6, 8 or 10 digits")
+                    invalid(segment, "HS", hs, "an HS code is 4, 6, 8 or 10 digits")
             elif segment.tag == "FTX" and segment.get(1) == "AAA":
-                description = " ".join(filter(None, (description, _joined(segment, 4, " "))))
+                description = " ".join(filter(None, (description, joined(segment, 4, " "))))
             elif segment.tag == "MEA" and segment.get(1) == "CT":
-                quantity = _decimal(segment, 3, 2, "6314")
-                unit = _text(segment, 3, 1) or None
+                quantity = decimal_at(segment, 3, 2, "6314")
+                unit = text_at(segment, 3, 1) or None
             elif segment.tag == "MOA" and segment.get(1) == "44":
-                value = _decimal(segment, 1, 2, "5004")
-                currency = _text(segment, 1, 3) or None
+                value = decimal_at(segment, 1, 2, "5004")
+                currency = text_at(segment, 1, 3) or None
             elif segment.tag == "PCI":
-                text = _joined(segment, 2, " ")
+                text = joined(segment, 2, " ")
                 if text and text not in marks:
                     marks.append(text)
             elif segment.tag == "SGP":
-                number = _text(segment, 1)
+                number = text_at(segment, 1)
                 if number not in containers:
-                    _refuse("EDI-105", segment, reference=f"SGP {number} (no EQD declares it)")
+                    refuse_at("EDI-105", segment, reference=f"SGP {number} (no EQD declares it)")
                 used.setdefault(number, containers[number][1])
         if not hs:
-            _missing(gid, "CST or PIA+5 (HS)", "the HS code of the goods item")
+            missing(gid, "CST or PIA+5 (HS)", "the HS code of the goods item")
         if not description:
-            _missing(gid, "FTX+AAA", "the description of the goods item")
+            missing(gid, "FTX+AAA", "the description of the goods item")
         items.append(
             GoodsItem(
                 hs_code=hs,

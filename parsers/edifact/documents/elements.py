@@ -27,7 +27,7 @@ from parsers import fields
 from parsers.base import ZoneForOffice
 from parsers.edifact.segments import Message, Segment
 from parsers.fields import OFFICE_CODE, FieldError
-from parsers.refusal import refuse_at as _refuse
+from parsers.refusal import refuse_at
 
 LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
 MODES = {"1": TransportMode.SEA, "4": TransportMode.AIR, "3": TransportMode.LAND}
@@ -59,19 +59,19 @@ MASTER_REFERENCES = ("MB", "MWB")  # RFF of a house bill naming its master bill
 SUPPORTING_DOCUMENT_CODES = {"BM": "705", "AWB": "740"}  # UN/ECE 1001 document codes
 
 
-def _missing(at: Segment | None, what: str, detail: str) -> NoReturn:
-    _refuse("EDI-102", at, segment=what, detail=detail)
+def missing(at: Segment | None, what: str, detail: str) -> NoReturn:
+    refuse_at("EDI-102", at, segment=what, detail=detail)
 
 
-def _invalid(at: Segment, element: str, value: str, detail: str) -> NoReturn:
-    _refuse("EDI-103", at, value=value, element=f"{at.tag} {element}", detail=detail)
+def invalid(at: Segment, element: str, value: str, detail: str) -> NoReturn:
+    refuse_at("EDI-103", at, value=value, element=f"{at.tag} {element}", detail=detail)
 
 
 # ---------------------------------------------------------------- reading segments
 
 
 @dataclass(slots=True)
-class _Context:
+class Context:
     office: str
     zone_for_office: ZoneForOffice | None
 
@@ -82,29 +82,29 @@ class _Context:
             )
         zone = self.zone_for_office(self.office)
         if zone is None:
-            _refuse("OFF-001", at, office=self.office)
+            refuse_at("OFF-001", at, office=self.office)
         return zone
 
 
-def _office(message: Message, body: Sequence[Segment]) -> str:
+def office_of(message: Message, body: Sequence[Segment]) -> str:
     for segment in body:
         if segment.tag == "CNI":
             break
         if segment.tag == "LOC" and segment.get(1) == OFFICE:
             office = segment.get(2).strip()
             if not OFFICE_CODE.fullmatch(office):
-                _refuse("EDI-104", segment, value=office)
+                refuse_at("EDI-104", segment, value=office)
             return office
     if OFFICE_CODE.fullmatch(message.recipient.strip()):
         return message.recipient.strip()
-    _missing(body[0] if body else None, "LOC+22", "the 6-digit customs office code")
+    missing(body[0] if body else None, "LOC+22", "the 6-digit customs office code")
 
 
-def _text(segment: Segment, index: int, component: int = 1) -> str:
+def text_at(segment: Segment, index: int, component: int = 1) -> str:
     return segment.get(index, component).strip()
 
 
-def _joined(segment: Segment, index: int, separator: str) -> str:
+def joined(segment: Segment, index: int, separator: str) -> str:
     if index > len(segment.elements):
         return ""
     value = segment.elements[index - 1]
@@ -112,28 +112,28 @@ def _joined(segment: Segment, index: int, separator: str) -> str:
     return separator.join(p.strip() if separator else p for p in parts if p).strip()
 
 
-def _decimal(segment: Segment, index: int, component: int, what: str) -> Decimal:
-    raw = _text(segment, index, component)
+def decimal_at(segment: Segment, index: int, component: int, what: str) -> Decimal:
+    raw = text_at(segment, index, component)
     try:
         value = Decimal(raw.replace(",", "."))
     except InvalidOperation:
-        _invalid(segment, what, raw, "not a decimal number")
+        invalid(segment, what, raw, "not a decimal number")
     if not value.is_finite() or value < 0:
-        _invalid(segment, what, raw, "not a decimal number")
+        invalid(segment, what, raw, "not a decimal number")
     return value
 
 
-def _count(segment: Segment, index: int, component: int, what: str) -> int:
-    value = _decimal(segment, index, component, what)
+def count_at(segment: Segment, index: int, component: int, what: str) -> int:
+    value = decimal_at(segment, index, component, what)
     if value != value.to_integral_value():
-        _invalid(segment, what, _text(segment, index, component), "not a whole number")
+        invalid(segment, what, text_at(segment, index, component), "not a whole number")
     return int(value)
 
 
-def _locode(segment: Segment) -> str:
-    value = _text(segment, 2)
+def locode(segment: Segment) -> str:
+    value = text_at(segment, 2)
     if not LOCODE.fullmatch(value):
-        _invalid(segment, "3225", value, "not a UN/LOCODE (e.g. IDTPP)")
+        invalid(segment, "3225", value, "not a UN/LOCODE (e.g. IDTPP)")
     return value
 
 
@@ -141,52 +141,52 @@ def _date(segment: Segment, raw: str) -> date:
     try:
         return fields.ccyymmdd(raw)
     except FieldError as error:
-        _invalid(segment, "2380", raw, error.detail)
+        invalid(segment, "2380", raw, error.detail)
 
 
-def _dtm_date(segment: Segment) -> date:
-    value, fmt = _text(segment, 1, 2), _text(segment, 1, 3)
+def dtm_date(segment: Segment) -> date:
+    value, fmt = text_at(segment, 1, 2), text_at(segment, 1, 3)
     if fmt != "102":
-        _invalid(segment, "2379", fmt, "a date is sent with format 102 (CCYYMMDD)")
+        invalid(segment, "2379", fmt, "a date is sent with format 102 (CCYYMMDD)")
     return _date(segment, value)
 
 
-def _dtm_period(segment: Segment) -> tuple[date, date]:
-    value, fmt = _text(segment, 1, 2), _text(segment, 1, 3)
+def dtm_period(segment: Segment) -> tuple[date, date]:
+    value, fmt = text_at(segment, 1, 2), text_at(segment, 1, 3)
     if fmt != "718" or not re.fullmatch(r"\d{8}-\d{8}", value):
-        _invalid(segment, "2380", value, "a period is CCYYMMDD-CCYYMMDD with format 718")
+        invalid(segment, "2380", value, "a period is CCYYMMDD-CCYYMMDD with format 718")
     start, end = _date(segment, value[:8]), _date(segment, value[9:])
     if end < start:
-        _invalid(segment, "2380", value, "the period ends before it starts")
+        invalid(segment, "2380", value, "the period ends before it starts")
     return start, end
 
 
 _OFFSET = re.compile(r"([+-])(\d\d)(\d\d)?")
 
 
-def _dtm_instant(context: _Context, segment: Segment) -> datetime:
-    value, fmt = _text(segment, 1, 2), _text(segment, 1, 3)
+def _dtm_instant(context: Context, segment: Segment) -> datetime:
+    value, fmt = text_at(segment, 1, 2), text_at(segment, 1, 3)
     if fmt in ("203", "204"):
         width = 12 if fmt == "203" else 14
         if not re.fullmatch(rf"\d{{{width}}}", value):
-            _invalid(segment, "2380", value, f"format {fmt} is {width} digits")
+            invalid(segment, "2380", value, f"format {fmt} is {width} digits")
         zone: tzinfo = context.local_zone(segment)
         digits = value
     elif fmt == "303":
         digits, suffix = value[:12], value[12:]
         if not re.fullmatch(r"\d{12}", digits):
-            _invalid(segment, "2380", value, "format 303 is CCYYMMDDHHMM and a time zone")
+            invalid(segment, "2380", value, "format 303 is CCYYMMDDHHMM and a time zone")
         if suffix in ("UTC", "GMT", "Z"):
             zone = UTC
         else:
             offset = _OFFSET.fullmatch(suffix)
             if offset is None or int(offset.group(2)) > 14:
-                _invalid(segment, "2380", value, "the time zone is UTC or +HH / -HH")
+                invalid(segment, "2380", value, "the time zone is UTC or +HH / -HH")
             sign = -1 if offset.group(1) == "-" else 1
             minutes = int(offset.group(2)) * 60 + int(offset.group(3) or 0)
             zone = timezone(sign * timedelta(minutes=minutes))
     else:
-        _invalid(segment, "2379", fmt, "a date and time is sent with format 203, 204 or 303")
+        invalid(segment, "2379", fmt, "a date and time is sent with format 203, 204 or 303")
     try:
         seconds = int(digits[12:14]) if len(digits) >= 14 else 0
         return datetime(
@@ -199,58 +199,58 @@ def _dtm_instant(context: _Context, segment: Segment) -> datetime:
             tzinfo=zone,
         )
     except ValueError:
-        _invalid(segment, "2380", value, "not a valid date and time")
+        invalid(segment, "2380", value, "not a valid date and time")
 
 
-def _pos_number(segment: Segment, raw: str) -> PosNumber:
+def pos_number_at(segment: Segment, raw: str) -> PosNumber:
     try:
         return fields.pos_number(raw, shape="a pos number is 4 digits or 12 digits pos+sub+sub-sub")
     except FieldError as error:
-        _invalid(segment, "1004", raw, error.detail)
+        invalid(segment, "1004", raw, error.detail)
 
 
-def _party(segment: Segment) -> Party:
-    name = _joined(segment, 4, "")
+def party_of(segment: Segment) -> Party:
+    name = joined(segment, 4, "")
     if not name:
-        _missing(segment, f"NAD+{segment.get(1)} 3036", "the party name")
-    npwp = _text(segment, 2) if _text(segment, 2, 2) == "NPWP" else ""
+        missing(segment, f"NAD+{segment.get(1)} 3036", "the party name")
+    npwp = text_at(segment, 2) if text_at(segment, 2, 2) == "NPWP" else ""
     if npwp and not re.fullmatch(r"\d{15,16}", npwp):
-        _invalid(segment, "3039", npwp, "an NPWP is 15 or 16 digits")
-    country = _text(segment, 9)
+        invalid(segment, "3039", npwp, "an NPWP is 15 or 16 digits")
+    country = text_at(segment, 9)
     return Party(
         name=name,
         npwp=npwp or None,
-        address=_joined(segment, 5, ", ") or None,
+        address=joined(segment, 5, ", ") or None,
         country=country or None,
     )
 
 
-def _conveyance(segment: Segment) -> Conveyance:
-    mode = MODES.get(_text(segment, 3))
+def conveyance_of(segment: Segment) -> Conveyance:
+    mode = MODES.get(text_at(segment, 3))
     if mode is None:
-        _invalid(segment, "8067", _text(segment, 3), "mode of transport is 1, 2, 3 or 4")
-    name = _text(segment, 8, 4)
+        invalid(segment, "8067", text_at(segment, 3), "mode of transport is 1, 2, 3 or 4")
+    name = text_at(segment, 8, 4)
     if not name:
-        _missing(segment, "TDT C222 8212", "the name of the conveyance")
-    ident, qualifier = _text(segment, 8, 1), _text(segment, 8, 2)
+        missing(segment, "TDT C222 8212", "the name of the conveyance")
+    ident, qualifier = text_at(segment, 8, 1), text_at(segment, 8, 2)
     imo = ident if qualifier == "146" and ident else None
     if imo is not None and not re.fullmatch(r"\d{7}", imo):
-        _invalid(segment, "8213", imo, "an IMO number is 7 digits")
+        invalid(segment, "8213", imo, "an IMO number is 7 digits")
     call_sign = ident if qualifier == "103" and ident else None
     return Conveyance(
         mode=mode,
         name=name,
         imo_number=imo,
         call_sign=call_sign,
-        flag=_text(segment, 8, 5) or None,
+        flag=text_at(segment, 8, 5) or None,
     )
 
 
-def _measures(segments: Iterable[Segment]) -> dict[str, Decimal]:
+def measures_in(segments: Iterable[Segment]) -> dict[str, Decimal]:
     return {
-        _text(s, 2): _decimal(s, 3, 2, "6314")
+        text_at(s, 2): decimal_at(s, 3, 2, "6314")
         for s in segments
-        if s.tag == "MEA" and _text(s, 1) == "AAE"
+        if s.tag == "MEA" and text_at(s, 1) == "AAE"
     }
 
 
@@ -261,7 +261,7 @@ class _Call:
     dtms: list[Segment]  # every DTM of the TDT group
 
 
-def _calls(body: Sequence[Segment]) -> list[_Call]:
+def calls_in(body: Sequence[Segment]) -> list[_Call]:
     calls: list[_Call] = []
     current: _Call | None = None
     last: list[Segment] | None = None
@@ -282,17 +282,17 @@ def _calls(body: Sequence[Segment]) -> list[_Call]:
     return calls
 
 
-def _port(call: _Call, qualifier: str, required: bool) -> str | None:
+def port_of(call: _Call, qualifier: str, required: bool) -> str | None:
     found = call.locations.get(qualifier)
     if found is None:
         if required:
-            _missing(call.tdt, f"LOC+{qualifier}", "in the TDT group")
+            missing(call.tdt, f"LOC+{qualifier}", "in the TDT group")
         return None
-    return _locode(found[0])
+    return locode(found[0])
 
 
-def _instant_at(
-    context: _Context, call: _Call, qualifier: str, dtm: str, required: bool
+def instant_at(
+    context: Context, call: _Call, qualifier: str, dtm: str, required: bool
 ) -> datetime | None:
     """DTM ``dtm`` of the call: after its LOC (CUSREP) or anywhere in the TDT group (CUSCAR)."""
     for segment in call.dtms:
@@ -300,20 +300,20 @@ def _instant_at(
             return _dtm_instant(context, segment)
     if required:
         found = call.locations.get(qualifier)
-        _missing(found[0] if found else call.tdt, f"DTM+{dtm}", "in the TDT group")
+        missing(found[0] if found else call.tdt, f"DTM+{dtm}", "in the TDT group")
     return None
 
 
-def _carrier(body: Sequence[Segment], at: Segment | None) -> Party:
+def carrier_in(body: Sequence[Segment], at: Segment | None) -> Party:
     for segment in body:
         if segment.tag == "NAD" and segment.get(1) == "CA":
-            return _party(segment)
+            return party_of(segment)
         if segment.tag in ("CNI", "TDT"):
             break
-    _missing(at, "NAD+CA", "the carrier")
+    missing(at, "NAD+CA", "the carrier")
 
 
-def _reference_with_date(
+def reference_with_date(
     body: Sequence[Segment], qualifier: str
 ) -> tuple[Segment, str, date | None] | None:
     """A header RFF (before the first TDT) and the DTM+171 that follows it."""
@@ -325,30 +325,30 @@ def _reference_with_date(
             following = body[i + 1] if i + 1 < len(body) else None
             if following is not None and following.tag == "DTM":
                 if following.get(1) == REFERENCE_DATE:
-                    when = _dtm_date(following)
-            return segment, _text(segment, 1, 2), when
+                    when = dtm_date(following)
+            return segment, text_at(segment, 1, 2), when
     return None
 
 
-def _registration(
+def registration_ref(
     body: Sequence[Segment], kind: RegistrationKind, office: str, bgm: Segment
 ) -> RegistrationRef:
-    found = _reference_with_date(body, "ACW")
+    found = reference_with_date(body, "ACW")
     if found is None:
-        _missing(bgm, "RFF+ACW", f"a change names the registered {kind} (number and DTM+171)")
+        missing(bgm, "RFF+ACW", f"a change names the registered {kind} (number and DTM+171)")
     segment, number, when = found
     if not re.fullmatch(r"\d{6}", number):
-        _invalid(segment, "1154", number, f"a {kind} number is 6 digits")
+        invalid(segment, "1154", number, f"a {kind} number is 6 digits")
     if when is None:
-        _missing(segment, "DTM+171", f"the date of the {kind} after RFF+ACW")
+        missing(segment, "DTM+171", f"the date of the {kind} after RFF+ACW")
     return RegistrationRef(kind=kind, office_code=office, number=number, date=when)
 
 
-def _bgm(body: Sequence[Segment], first: Segment | None) -> tuple[Segment, str]:
+def read_bgm(body: Sequence[Segment], first: Segment | None) -> tuple[Segment, str]:
     bgm = body[0] if body and body[0].tag == "BGM" else None
     if bgm is None:
-        _missing(first, "BGM", "the message starts with BGM")
-    function = _text(bgm, 3) or ORIGINAL
+        missing(first, "BGM", "the message starts with BGM")
+    function = text_at(bgm, 3) or ORIGINAL
     if function not in (ORIGINAL, CHANGE, REPLACE):
-        _refuse("EDI-107", bgm, function=function)
+        refuse_at("EDI-107", bgm, function=function)
     return bgm, function

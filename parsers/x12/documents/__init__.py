@@ -18,8 +18,7 @@ from gateway.model import Document
 from gateway.model.findings import Location
 from parsers.base import ZoneForOffice
 from parsers.fields import OFFICE_CODE
-from parsers.refusal import Refused, where
-from parsers.refusal import refuse_at as _refuse
+from parsers.refusal import Refused, refuse_at, where
 from parsers.x12.documents.amendments import to_amendments
 from parsers.x12.documents.elements import Body, Context
 from parsers.x12.documents.manifests import read_heading, split_309, to_manifest
@@ -42,14 +41,14 @@ def to_documents(
     try:
         office = transaction.group.receiver.strip()
         if not OFFICE_CODE.fullmatch(office):
-            _refuse("X12-104", None, value=office)
+            refuse_at("X12-104", None, value=office)
         body = Body(transaction.segments, transaction.line)
         context = Context(office=office, zone_for_office=zone_for_office)
         if transaction.set_id == "323":
             return [to_conveyance_notice(body, context)]
         if transaction.set_id == "309":
             return _manifest_set(body, context)
-        _refuse("X12-101", body.first, set_id=transaction.set_id)
+        refuse_at("X12-101", body.first, set_id=transaction.set_id)
     except Refused as refused:
         first = transaction.segments[0] if transaction.segments else None
         if refused.code == "X12-104":

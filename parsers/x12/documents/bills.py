@@ -18,7 +18,7 @@ from gateway.model import (
     TransportDocument,
     TransportDocumentKind,
 )
-from parsers.refusal import refuse_at as _refuse
+from parsers.refusal import refuse_at
 from parsers.x12.documents.elements import (
     BILL_PHRASES,
     bad_structure,
@@ -201,7 +201,7 @@ def _link(bills: list[Bill]) -> list[Bill]:
         else:
             master = by_number.get(bill.master)
             if master is None:
-                _refuse("X12-105", bill.lx, reference=f"N9*MB*{bill.master}")
+                refuse_at("X12-105", bill.lx, reference=f"N9*MB*{bill.master}")
             bill.parent = master
             master.children.append(bill)
         if bill.bill_of_lading in by_number:

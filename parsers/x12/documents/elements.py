@@ -16,7 +16,7 @@ from gateway.model import PosNumber, SupportingListKind, TransportMode
 from parsers import fields
 from parsers.base import ZoneForOffice
 from parsers.fields import FieldError
-from parsers.refusal import refuse_at as _refuse
+from parsers.refusal import refuse_at
 from parsers.x12.segments import Segment
 
 TRANSPORT_MODES = {
@@ -39,15 +39,15 @@ ETA, ETD, ATA, ATD = "371", "369", "372", "370"
 
 
 def missing(segment: Segment | None, what: str, detail: str) -> NoReturn:
-    _refuse("X12-102", segment, segment=what, detail=detail)
+    refuse_at("X12-102", segment, segment=what, detail=detail)
 
 
 def invalid(segment: Segment, index: int, value: str, detail: str) -> NoReturn:
-    _refuse("X12-103", segment, value=value, element=f"{segment.id}{index:02d}", detail=detail)
+    refuse_at("X12-103", segment, value=value, element=f"{segment.id}{index:02d}", detail=detail)
 
 
 def bad_structure(segment: Segment | None, detail: str) -> NoReturn:
-    _refuse("X12-106", segment, detail=detail)
+    refuse_at("X12-106", segment, detail=detail)
 
 
 # ---------------------------------------------------------------- reading segments
@@ -71,7 +71,7 @@ class Context:
             )
         zone = self.zone_for_office(self.office)
         if zone is None:
-            _refuse("OFF-001", segment, office=self.office)
+            refuse_at("OFF-001", segment, office=self.office)
         return zone
 
 
