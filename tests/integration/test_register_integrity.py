@@ -439,6 +439,7 @@ def test_supplied_and_generated_nomor_aju_share_one_namespace(gateway: Gateway) 
     """A carrier may supply its own nomor aju; the gateway's sequence for the same sender code
     and day never hands out one in use, and a supplied one the gateway gave out already is a
     duplicate (DUP-002), not a crash."""
+
     def rksp_of(voyage: str, aju: str | None = None) -> bytes:
         text = example("rksp.xml").replace("<VoyageNumber>025N<", f"<VoyageNumber>{voyage}<")
         return with_header(text, nomor_aju=aju).encode() if aju else text.encode()
