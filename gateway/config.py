@@ -43,6 +43,16 @@ def _no_bool(value: object) -> object:
 Count = Annotated[int, BeforeValidator(_no_bool)]
 
 
+def _installed_default(path: Path) -> bool:
+    """The packaged default config of a wheel install: no checkout (run_gateway.py) around it."""
+    default = Path(str(DEFAULT_CONFIG)).resolve()
+    return (
+        path.exists()
+        and path.resolve() == default
+        and not (default.parent.parent / "run_gateway.py").exists()
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Origin:
     """Where a settings object is read from: the TOML file and the environment."""
@@ -54,6 +64,13 @@ class _Origin:
     def base(self) -> Path:
         """Relative paths are relative to the config file's parent folder."""
         return self.config_path.resolve().parent.parent if self.config_path.exists() else REPO_ROOT
+
+    @property
+    def data_base(self) -> Path:
+        """The same for the data dir, except with the default file of an installed wheel (no
+        checkout around it): the current folder, so that ``data_dir = "var"`` never points
+        into site-packages."""
+        return Path.cwd() if _installed_default(self.config_path) else self.base
 
     @classmethod
     def of(cls, config_path: Path | None, environ: Mapping[str, str] | None) -> _Origin:
@@ -229,11 +246,17 @@ class Settings(BaseSettings):
             TomlConfigSettingsSource(settings_cls, toml_file=origin.config_path),
         )
 
-    @field_validator("data_dir", "offices_file", "carriers_file")
+    @field_validator("offices_file", "carriers_file")
     @classmethod
     def _resolve(cls, path: Path) -> Path:
         path = path.expanduser()
         return path if path.is_absolute() else (_origin().base / path).resolve()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _resolve_data(cls, path: Path) -> Path:
+        path = path.expanduser()
+        return path if path.is_absolute() else (_origin().data_base / path).resolve()
 
     @field_validator("database_url")
     @classmethod

@@ -116,3 +116,23 @@ def test_wheel_installs_a_working_gateway(tmp_path: Path) -> None:
         assert (wheel_code, wheel_outcomes) == (editable_code, editable_outcomes)
         assert len(wheel_outcomes) >= len(files)
         assert any(outcome[1] == "REGISTERED" for outcome in wheel_outcomes), wheel_outcomes
+
+    # Without a data dir of its own, an installed gateway keeps its data under the current
+    # folder (the packaged config's data_dir = "var"), never inside site-packages.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PDE_GATEWAY_", "PYTHON"))}
+    here = tmp_path / "operator"
+    here.mkdir()
+    _run(
+        [
+            str(venv / "bin" / "pde-gateway"),
+            "process",
+            str(EXAMPLES / "rksp.xml"),
+            "--partner",
+            "DEMO",
+        ],
+        check=False,
+        cwd=here,
+        env=env,
+    )
+    assert (here / "var" / "gateway.db").is_file()
+    assert not any(p.name == "var" for p in venv.rglob("var") if p.is_dir())
