@@ -19,21 +19,14 @@ from gateway.model.outcome import Outcome
 from gateway.services.plans import Plan, flags
 from gateway.storage import counters
 from gateway.storage import submissions as store
-from gateway.storage.tables import (
-    acks,
-)
-from parsers.base import (
-    AckFile,
-    AckRenderer,
-    ControlNumbers,
-    Format,
-    ParseResult,
-)
+from parsers.base import AckFile, AckRenderer, ControlNumbers, Format, ParseResult
 
 log = structlog.get_logger("gateway.pipeline")
 
 
 class Acknowledge:
+    """The answers: one renderer per format, XML when a format's renderer fails."""
+
     def __init__(self, renderers: Mapping[Format, AckRenderer]) -> None:
         self.renderers = renderers
 
@@ -74,7 +67,7 @@ class Acknowledge:
                         "created_at": now,
                     }
                 )
-        store.insert_rows(conn, acks, rows)
+        store.insert_acks(conn, rows)
 
     def _render(
         self,

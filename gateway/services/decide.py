@@ -20,11 +20,7 @@ from gateway.channels.base import Channel
 from gateway.config import Settings
 from gateway.exceptions import DocumentError
 from gateway.messages import finding
-from gateway.model import (
-    Document,
-    DocumentType,
-    Finding,
-)
+from gateway.model import Document, DocumentType, Finding
 from gateway.model.digest import content_digest
 from gateway.reference import ReferenceData
 from gateway.services import documents, numbers
@@ -37,12 +33,7 @@ from gateway.storage.queue import JobKind, JobQueue
 from gateway.storage.raw_files import RawFileStore
 from handlers import Rule, RuleContext, evaluate
 from parsers import detect_format
-from parsers.base import (
-    Format,
-    ParsedDocument,
-    Parser,
-    ParseResult,
-)
+from parsers.base import Format, ParsedDocument, Parser, ParseResult
 
 log = structlog.get_logger("gateway.pipeline")
 # How long the safety-net DELIVER job waits for the worker's own delivery.
@@ -50,6 +41,8 @@ DELIVERY_GRACE = timedelta(seconds=5)
 
 
 class Decide:
+    """Every document of a submission decided once: accepted and numbered, or refused."""
+
     def __init__(
         self,
         *,

@@ -23,6 +23,8 @@ log = structlog.get_logger("gateway.pipeline")
 
 
 class Deliver:
+    """Acks out, by the channel each file came by (deliver_many)."""
+
     def __init__(
         self, *, db: Database, channels: Mapping[str, Channel], queue: JobQueue, clock: Clock
     ) -> None:

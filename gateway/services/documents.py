@@ -11,23 +11,13 @@ import structlog
 from sqlalchemy.engine import Connection
 
 from gateway import pos_ledger
-from gateway.model import (
-    Amendment,
-    Jksp,
-    Manifest,
-    PosClosing,
-    Rksp,
-)
+from gateway.model import Amendment, Jksp, Manifest, PosClosing, Rksp
 from gateway.model.outcome import DocumentStatus
 from gateway.services.plans import Plan, flags
 from gateway.services.serialise import finding_json, flag_json, summarize
 from gateway.storage import audit, call_register
 from gateway.storage import call_facts as facts_store
 from gateway.storage import submissions as store
-from gateway.storage.tables import (
-    dedup_keys,
-    registrations,
-)
 from handlers.calls import reported
 
 log = structlog.get_logger("gateway.pipeline")
@@ -113,8 +103,8 @@ def record(conn: Connection, plans: list[Plan], now: datetime) -> None:
                 },
             )
         )
-    store.insert_rows(conn, dedup_keys, dedup)
-    store.insert_rows(conn, registrations, regs)
+    store.insert_dedup_keys(conn, dedup)
+    store.insert_registrations(conn, regs)
     call_register.insert(conn, held_calls)
     audit.record_many(conn, trail)
     # After the registrations: an amendment or closing may name a BC 1.1 of this batch.

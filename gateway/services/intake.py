@@ -23,6 +23,8 @@ log = structlog.get_logger("gateway.pipeline")
 
 
 class Intake:
+    """Files in: durable before the sender is told "received" (receive_many)."""
+
     def __init__(
         self,
         *,

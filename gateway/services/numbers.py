@@ -13,10 +13,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.call_keys import RegisteredCall, keys_of
 from gateway.messages import finding
-from gateway.model import (
-    RegistrationKind,
-    RegistrationRef,
-)
+from gateway.model import RegistrationKind, RegistrationRef
 from gateway.model.outcome import DocumentStatus
 from gateway.numbering import aju_prefix, check_supplied, format_nomor_aju
 from gateway.reference import ReferenceData
@@ -25,9 +22,7 @@ from gateway.storage import call_register, counters
 from gateway.storage import submissions as store
 from handlers.register import call_taken
 from handlers.registration import accepted_status, registration_kind
-from parsers.base import (
-    Format,
-)
+from parsers.base import Format
 
 # Numbering a file whose office is unknown still needs a calendar day; WIB is the capital's.
 DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")

@@ -8,20 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.call_keys import CallKey, RegisteredCall
-from gateway.model import (
-    Document,
-    DocumentType,
-    Finding,
-    Flag,
-    RegistrationKind,
-    RegistrationRef,
-)
+from gateway.model import Document, DocumentType, Finding, Flag, RegistrationKind, RegistrationRef
 from gateway.model.outcome import DocumentStatus
 from gateway.storage import submissions as store
-from parsers.base import (
-    Format,
-    ParseResult,
-)
+from parsers.base import Format, ParseResult
 
 Clock = Callable[[], datetime]
 

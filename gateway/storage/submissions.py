@@ -227,6 +227,20 @@ def insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
         conn.execute(sa.insert(table), rows)
 
 
+def insert_dedup_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Keys an accepted document holds (content, nomor aju) and envelopes spent."""
+    insert_rows(conn, dedup_keys, rows)
+
+
+def insert_registrations(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    insert_rows(conn, registrations, rows)
+
+
+def insert_acks(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Acknowledgments rendered and waiting for delivery."""
+    insert_rows(conn, acks, rows)
+
+
 def bc11_pos_numbers(conn: Connection, ref: RegistrationRef) -> frozenset[str] | None:
     document_id = conn.execute(
         sa.select(registrations.c.document_id).where(
