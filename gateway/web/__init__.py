@@ -19,7 +19,7 @@ from gateway.exceptions import DiskFull, Overloaded
 from gateway.login_guard import LoginGuard, LoginPolicy
 from gateway.metrics import build_registry
 from gateway.storage.disk import DataDirSpace
-from gateway.web import api, calls, console, health, limits, unavailable
+from gateway.web import api, calls, console, health, limits, manual, unavailable
 
 if TYPE_CHECKING:  # the gateway composes the web, never the other way round
     from gateway.app import Gateway
@@ -60,6 +60,7 @@ def create_app(gateway: Gateway) -> FastAPI:
     app.include_router(health.router)  # /healthz, /readyz, /metrics: no login, not in OpenAPI
     app.include_router(api.router)
     app.include_router(console.router)
+    app.include_router(manual.router)  # /manual/...: paper documents keyed in by an officer
     app.include_router(calls.router)  # /calls/...: actual arrival and departure of a BC 1.0
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     upload_limit = (

@@ -2,16 +2,15 @@
 
 Pages: log in/out, dashboard, a submission (raw file, parsed summary, reasons with their
 place in the file, acknowledgments, timeline from the audit trail), search, upload (carrier
-staff, with progress), paper RKSP keyed in by an officer. Every state change is a POST
-carrying the session's CSRF token and is written to the audit trail with the user.
+staff, with progress); paper documents keyed in by an officer are manual.py's. Every state
+change is a POST carrying the session's CSRF token and is written to the audit trail with the
+user.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +25,6 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Connection
 
 from gateway import deadline_watch, pos_ledger
-from gateway.channels.base import Inbound
 from gateway.decision_responses import DecisionResponder
 from gateway.login_guard import LoginGuard
 from gateway.reference import Agreement, agency_from_mapping
@@ -37,7 +35,7 @@ from gateway.storage import submissions as store
 from gateway.storage.raw_files import RawFileStore
 from gateway.storage.tables import acks, audit_log
 from gateway.storage.users import Role
-from gateway.web import paper, readable
+from gateway.web import readable
 from gateway.web.i18n import LANGUAGES, translate
 from gateway.web.security import COOKIE, Caller, caller, check_csrf, gateway_of
 
@@ -364,194 +362,6 @@ def upload_form(request: Request) -> HTMLResponse:
         return render(request, "message.html", who, 403, message="forbidden")
     carriers = sorted(gateway_of(request).pipeline.reference().carriers)
     return render(request, "upload.html", who, carriers=carriers)
-
-
-# -- paper RKSP keyed in by an officer -------------------------------------------------------
-
-
-@router.get("/manual/rksp", response_class=HTMLResponse)
-def manual_form(request: Request) -> HTMLResponse:
-    who = _user(request)
-    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
-        return render(request, "message.html", who, 403, message="forbidden")
-    reference = gateway_of(request).pipeline.reference()
-    return render(request, "manual_rksp.html", who, carriers=sorted(reference.carriers), values={})
-
-
-RKSP_FIELDS = (
-    "carrier",
-    "office",
-    "mode",
-    "conveyance",
-    "imo",
-    "call_sign",
-    "flag",
-    "voyage",
-    "origin",
-    "last_port",
-    "arrival_port",
-    "next_port",
-    "eta",
-    "etd",
-)
-
-
-@router.post("/manual/rksp", response_class=HTMLResponse)
-async def manual_submit(request: Request) -> Response:
-    who = _user(request)
-    form = await request.form()
-    check_csrf(request, who, str(form.get("csrf") or ""))
-    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
-        return render(request, "message.html", who, 403, message="forbidden")
-    values = {k: str(form.get(k) or "").strip() for k in RKSP_FIELDS}
-    if who.user is not None and who.user.office_code:
-        values["office"] = who.user.office_code  # an officer keys in for their own office
-    gateway = gateway_of(request)
-    reference = gateway.pipeline.reference()
-    bad = _control_characters(values)
-    if bad:
-        return render(
-            request,
-            "manual_rksp.html",
-            who,
-            400,
-            carriers=sorted(reference.carriers),
-            values={k: _printable(v) for k, v in values.items()},
-            error=bad,
-        )
-    carrier = reference.carriers.get(values["carrier"])
-    office = reference.offices.get(values["office"])
-    if carrier is None or office is None:
-        return render(
-            request,
-            "manual_rksp.html",
-            who,
-            400,
-            carriers=sorted(reference.carriers),
-            values=values,
-            error="carrier/office",
-        )
-    data = paper.rksp_xml(values, (carrier.name, carrier.npwp), office.zone)
-    return await _key_in(request, who, carrier.code, office.code, "RKSP", data)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _control_characters(values: dict[str, str]) -> str | None:
-    """A paper form's fields are single lines of text: a control character is a form error
-    (an XML document cannot even carry most of them)."""
-    for name, value in values.items():
-        if _CONTROL.search(value):
-            return (
-                f"Kolom {name} memuat karakter kendali; ketik ulang nilainya. / "
-                f"The field {name} holds a control character; type its value again."
-            )
-    return None
-
-
-def _printable(value: str) -> str:
-    return _CONTROL.sub("", value)
-
-
-async def _key_in(
-    request: Request, who: Caller, carrier: str, office: str, kind: str, data: bytes
-) -> Response:
-    """The keyed-in document enters like any arrival; the workers decide it (same rules and
-    numbering), and the audit trail says who typed it."""
-    gateway = gateway_of(request)
-    name = f"manual-{kind.lower()}-{uuid.uuid4().hex[:8]}.xml"
-    inbound = Inbound(channel="manual", sender=carrier, source_name=name, intake_key=name)
-
-    def keyed_in() -> int:
-        received = gateway.pipeline.receive(inbound, io.BytesIO(data))
-        with gateway.db.transaction() as conn:
-            audit.record(
-                conn,
-                at=gateway.clock(),
-                actor=who.actor,
-                action="keyed in",
-                submission_id=received.submission_id,
-                detail={"document": kind, "office": office},
-            )
-        return received.submission_id
-
-    submission_id = await run_in_threadpool(keyed_in)
-    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
-
-
-MANIFEST_FIELDS = (
-    "carrier",
-    "office",
-    "direction",
-    "mode",
-    "language",
-    "conveyance",
-    "imo",
-    "call_sign",
-    "flag",
-    "voyage",
-    "origin",
-    "last_port",
-    "port_of_call",
-    "next_port",
-    "moment",
-)
-
-
-@router.get("/manual/manifest", response_class=HTMLResponse)
-def manual_manifest_form(request: Request) -> HTMLResponse:
-    who = _user(request)
-    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
-        return render(request, "message.html", who, 403, message="forbidden")
-    reference = gateway_of(request).pipeline.reference()
-    return render(
-        request,
-        "manual_manifest.html",
-        who,
-        carriers=sorted(reference.carriers),
-        values={},
-        rows=range(1, paper.POS_ROWS + 1),
-        fields=paper.POS_FIELDS,
-    )
-
-
-@router.post("/manual/manifest", response_class=HTMLResponse)
-async def manual_manifest_submit(request: Request) -> Response:
-    who = _user(request)
-    form = await request.form()
-    check_csrf(request, who, str(form.get("csrf") or ""))
-    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
-        return render(request, "message.html", who, 403, message="forbidden")
-    values = {k: str(form.get(k) or "").strip() for k in MANIFEST_FIELDS}
-    if who.user is not None and who.user.office_code:
-        values["office"] = who.user.office_code
-    rows = [
-        {f: str(form.get(f"pos{n}_{f}") or "").strip() for f in paper.POS_FIELDS}
-        for n in range(1, paper.POS_ROWS + 1)
-    ]
-    reference = gateway_of(request).pipeline.reference()
-    bad = _control_characters(values) or next(
-        (b for b in (_control_characters(r) for r in rows) if b), None
-    )
-    if bad:
-        return render(
-            request,
-            "manual_manifest.html",
-            who,
-            400,
-            carriers=sorted(reference.carriers),
-            values={k: _printable(v) for k, v in values.items()},
-            rows=range(1, paper.POS_ROWS + 1),
-            fields=paper.POS_FIELDS,
-            error=bad,
-        )
-    carrier = reference.carriers.get(values["carrier"])
-    office = reference.offices.get(values["office"])
-    if carrier is None or office is None:
-        return render(request, "message.html", who, 400, message="not_found")
-    data = paper.manifest_xml(values, rows, (carrier.name, carrier.npwp), office.zone)
-    return await _key_in(request, who, carrier.code, office.code, "MANIFEST", data)
 
 
 # -- users (operators: everyone; admin induk: operators of their company group) -------------
