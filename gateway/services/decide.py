@@ -253,7 +253,7 @@ class Decide:
         owned = store.claim_for_processing(conn, ids, now=now)
         self.queue.complete_many(conn, JobKind.PROCESS, ids, now=now)
         plans = [
-            numbers.plan(submission, fmt, decision, reference)
+            numbers.plan_of(submission, fmt, decision, reference)
             for submission, fmt, _, decisions in decided
             if submission.id in owned
             for decision in decisions

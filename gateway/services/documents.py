@@ -24,6 +24,7 @@ log = structlog.get_logger("gateway.pipeline")
 
 
 def record(conn: Connection, plans: list[Plan], now: datetime) -> None:
+    """The batch's documents, their keys, registrations and held calls, and the pos ledger."""
     ids = store.insert_documents(
         conn,
         [

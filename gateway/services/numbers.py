@@ -28,12 +28,13 @@ from parsers.base import Format
 DEFAULT_ZONE = ZoneInfo("Asia/Jakarta")
 
 
-def plan(
+def plan_of(
     submission: store.Submission,
     fmt: Format,
     decision: Decision,
     reference: ReferenceData,
 ) -> Plan:
+    """A decided document as the transaction takes it up: the keys it would hold, its call."""
     document = decision.document
     file_key = f"sha:{submission.sha256}:{decision.index}"
     plan = Plan(
