@@ -9,7 +9,6 @@ structure, so that is done here and in ``structure.py``. Findings carry the CONT
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 from pydifact.control.characters import Characters
 from pydifact.exceptions import EDISyntaxError
 from pydifact.parser import Parser
+from pydifact.segments import Segment as PydifactSegment
+from pydifact.segments import SegmentFactory
 
 from gateway.exceptions import DocumentError, EncodingError
 from gateway.messages import finding
@@ -183,44 +184,56 @@ def _check_syntax_identifier(text: str, characters: Characters) -> None:
         )
 
 
+class _Tokens(SegmentFactory):
+    """pydifact only tokenises: our structure definitions validate (``structure.py``).
+
+    Its own validation finds no directory and warns for every segment; silencing that with
+    ``warnings.catch_warnings`` is not thread-safe (workers parse in threads), so it is not
+    asked for at all.
+    """
+
+    @staticmethod
+    def create_segment(
+        name: str, *elements: Any, validate: bool = True, **where: str
+    ) -> PydifactSegment:
+        return SegmentFactory.create_segment(name, *elements, validate=False, **where)
+
+
 def _tokenise(text: str, envelope: Envelope) -> list[Any]:
     """pydifact's segments, up to the first one it cannot read (an envelope error there).
 
     What came before a fault is still returned, to say which envelope broke.
     """
     raw: list[Any] = []
-    segments = Parser().parse(text)
-    with warnings.catch_warnings():
-        # pydifact warns that it has no directory for validation: ours is structure.py.
-        warnings.simplefilter("ignore")
-        while True:
-            try:
-                segment = next(segments)
-            except StopIteration:
-                return raw
-            except EDISyntaxError as exc:
-                # Cut off mid-segment (the last one has no terminator), or two UNAs.
-                envelope.errors.append(
-                    EnvelopeError(
-                        level="UCI",
-                        code="13",
-                        line=len(raw) + 1,
-                        message=f"interchange cut off: {exc}",
-                    )
+    segments = Parser(factory=_Tokens()).parse(text)
+    while True:
+        try:
+            segment = next(segments)
+        except StopIteration:
+            return raw
+        except EDISyntaxError as exc:
+            # Cut off mid-segment (the last one has no terminator), or two UNAs.
+            envelope.errors.append(
+                EnvelopeError(
+                    level="UCI",
+                    code="13",
+                    line=len(raw) + 1,
+                    message=f"interchange cut off: {exc}",
                 )
-                return raw
-            except ValueError as exc:
-                # A tag that is not three capital letters or digits: not a segment at all.
-                envelope.errors.append(
-                    EnvelopeError(
-                        level="UCI",
-                        code="12",
-                        line=len(raw) + 1,
-                        message=f"segment {len(raw) + 1} cannot be read: {exc}",
-                    )
+            )
+            return raw
+        except ValueError as exc:
+            # A tag that is not three capital letters or digits: not a segment at all.
+            envelope.errors.append(
+                EnvelopeError(
+                    level="UCI",
+                    code="12",
+                    line=len(raw) + 1,
+                    message=f"segment {len(raw) + 1} cannot be read: {exc}",
                 )
-                return raw
-            raw.append(segment)
+            )
+            return raw
+        raw.append(segment)
 
 
 def _check_releases(text: str, characters: Characters, envelope: Envelope) -> None:
