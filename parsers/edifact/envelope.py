@@ -187,16 +187,22 @@ def _check_syntax_identifier(text: str, characters: Characters) -> None:
 class _Tokens(SegmentFactory):
     """pydifact only tokenises: our structure definitions validate (``structure.py``).
 
-    Its own validation finds no directory and warns for every segment; silencing that with
-    ``warnings.catch_warnings`` is not thread-safe (workers parse in threads), so it is not
-    asked for at all.
+    Its own validation finds no directory and warns for every segment, and it warns about a
+    segment without data; silencing warnings with ``warnings.catch_warnings`` is not
+    thread-safe (workers parse in threads), so neither warning is given a cause.
     """
 
     @staticmethod
     def create_segment(
         name: str, *elements: Any, validate: bool = True, **where: str
     ) -> PydifactSegment:
-        return SegmentFactory.create_segment(name, *elements, validate=False, **where)
+        if elements:
+            return SegmentFactory.create_segment(name, *elements, validate=False, **where)
+        # A tag alone (``ODI'``): pydifact would warn that it is empty; the structure check
+        # says what is wrong with it, so it is built with a placeholder, then emptied.
+        segment = SegmentFactory.create_segment(name, "", validate=False, **where)
+        segment.elements = []
+        return segment
 
 
 def _tokenise(text: str, envelope: Envelope) -> list[Any]:

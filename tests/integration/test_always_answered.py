@@ -518,6 +518,7 @@ ANY_BYTES = st.one_of(
 @example(data=re.sub(r"\*X\*004010~", "*X~", RKSP_X12, count=1).encode())
 @example(data=RKSP_X12.replace("\nGE*1*", "\nGE**", 1).encode())
 @example(data=RKSP_EDI.replace("\nBGM+", "\nbgm+", 1).encode())
+@example(data=RKSP_EDI.replace("\nBGM+", "\nODI'\nBGM+", 1).encode())  # a tag alone
 def test_any_bytes_are_answered(fuzz: Harness, data: bytes) -> None:
     fuzz.answer_read(data)
 
