@@ -181,6 +181,21 @@ class _Call:
     etd: datetime | None
 
 
+def _the_call(w: _Watched) -> dict[str, Any]:
+    """What an overdue inward and an overdue outward report say alike about the call."""
+    doc, summary = w.doc, w.doc.summary
+    return {
+        "office_code": doc.office_code,
+        "bc10_number": doc.number,
+        "bc10_date": doc.registration_date,
+        "bc10_nomor_aju": doc.nomor_aju,
+        "conveyance": summary.get("conveyance", ""),
+        "imo_number": summary.get("imo"),
+        "voyages": w.voyages,
+        "mode": w.mode,
+    }
+
+
 def watch(
     conn: Connection,
     *,
@@ -244,20 +259,13 @@ def watch(
     overdue: list[OverdueManifest] = []
     overdue_out: list[OverdueOutward] = []
     for w in watched:
-        doc, summary = w.doc, w.doc.summary
+        doc = w.doc
         zone = w.zone
         due = w.arrival + INWARD_MANIFEST_DUE[w.mode]
         if now > due and not any(_same_call(doc, w.voyages, m) for m in inward.candidates(doc)):
             overdue.append(
                 OverdueManifest(
-                    office_code=doc.office_code,
-                    bc10_number=doc.number,
-                    bc10_date=doc.registration_date,
-                    bc10_nomor_aju=doc.nomor_aju,
-                    conveyance=summary.get("conveyance", ""),
-                    imo_number=summary.get("imo"),
-                    voyages=w.voyages,
-                    mode=w.mode,
+                    **_the_call(w),
                     arrival=w.arrival.astimezone(zone),
                     basis=w.arrival_basis,
                     source=w.arrival_source,
@@ -275,14 +283,7 @@ def watch(
         ):
             overdue_out.append(
                 OverdueOutward(
-                    office_code=doc.office_code,
-                    bc10_number=doc.number,
-                    bc10_date=doc.registration_date,
-                    bc10_nomor_aju=doc.nomor_aju,
-                    conveyance=summary.get("conveyance", ""),
-                    imo_number=summary.get("imo"),
-                    voyages=w.voyages,
-                    mode=w.mode,
+                    **_the_call(w),
                     departure=w.departure.astimezone(zone),
                     basis=w.departure_basis,
                     source=w.departure_source,

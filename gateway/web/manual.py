@@ -13,6 +13,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from gateway.channels.base import Inbound
 from gateway.storage import audit
@@ -58,12 +59,9 @@ RKSP_FIELDS = (
 async def manual_submit(request: Request) -> Response:
     who = _user(request)
     form = await request.form()
-    check_csrf(request, who, str(form.get("csrf") or ""))
-    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
+    values = _paper_values(request, who, form, RKSP_FIELDS)
+    if values is None:
         return render(request, "message.html", who, 403, message="forbidden")
-    values = {k: str(form.get(k) or "").strip() for k in RKSP_FIELDS}
-    if who.user is not None and who.user.office_code:
-        values["office"] = who.user.office_code  # an officer keys in for their own office
     gateway = gateway_of(request)
     reference = gateway.pipeline.reference()
     bad = _control_characters(values)
@@ -94,6 +92,20 @@ async def manual_submit(request: Request) -> Response:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _paper_values(
+    request: Request, who: Caller, form: FormData, fields: tuple[str, ...]
+) -> dict[str, str] | None:
+    """The paper form's fields, or None when ``who`` may not key in paper. An officer keys
+    in for their own office, whatever the form says."""
+    check_csrf(request, who, str(form.get("csrf") or ""))
+    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
+        return None
+    values = {k: str(form.get(k) or "").strip() for k in fields}
+    if who.user is not None and who.user.office_code:
+        values["office"] = who.user.office_code
+    return values
 
 
 def _control_characters(values: dict[str, str]) -> str | None:
@@ -178,12 +190,9 @@ def manual_manifest_form(request: Request) -> HTMLResponse:
 async def manual_manifest_submit(request: Request) -> Response:
     who = _user(request)
     form = await request.form()
-    check_csrf(request, who, str(form.get("csrf") or ""))
-    if not who.has(Role.OFFICER, Role.HEAD_OF_OFFICE, Role.ADMIN):
+    values = _paper_values(request, who, form, MANIFEST_FIELDS)
+    if values is None:
         return render(request, "message.html", who, 403, message="forbidden")
-    values = {k: str(form.get(k) or "").strip() for k in MANIFEST_FIELDS}
-    if who.user is not None and who.user.office_code:
-        values["office"] = who.user.office_code
     rows = [
         {f: str(form.get(f"pos{n}_{f}") or "").strip() for f in paper.POS_FIELDS}
         for n in range(1, paper.POS_ROWS + 1)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,3 +68,28 @@ def client(gateway: Gateway) -> Iterator[TestClient]:
     """The web console and API of ``gateway`` in process (ASGI), over plain HTTP."""
     with TestClient(create_app(gateway), base_url="http://127.0.0.1") as test_client:
         yield test_client
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``python -m gateway.cli ARGS`` against the test gateway's data dir and database."""
+    env = {
+        **os.environ,
+        "PDE_GATEWAY_DATA_DIR": str(tmp_path / "data"),
+        "PDE_GATEWAY_DATABASE_URL": database_url,
+        "PDE_GATEWAY_LOG_FORMAT": "json",
+    }
+
+    def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway.cli", *args],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    return invoke

@@ -16,10 +16,8 @@ reader before are pinned with ``@example``.
 from __future__ import annotations
 
 import io
-import os
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -188,31 +186,6 @@ def fuzz(sqlite_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Harness]
     gateway = Gateway(settings_, clock=clock)
     yield Harness(gateway, clock)
     gateway.db.dispose()
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """``python -m gateway.cli ARGS`` against the test gateway's data dir and database."""
-    env = {
-        **os.environ,
-        "PDE_GATEWAY_DATA_DIR": str(tmp_path / "data"),
-        "PDE_GATEWAY_DATABASE_URL": database_url,
-        "PDE_GATEWAY_LOG_FORMAT": "json",
-    }
-
-    def invoke(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gateway.cli", *args],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    return invoke
 
 
 def codes(rows: list[tuple[str, list[dict[str, Any]]]]) -> list[str]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,31 +36,6 @@ def clock() -> FakeClock:
     # From the real time on: the CLI runs in another process with the real clock, and what it
     # queues (run_after = its now) must be due for this test's workers.
     return FakeClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """``python -m gateway.cli ARGS`` against the test gateway's data dir and database."""
-    env = {
-        **os.environ,
-        "PDE_GATEWAY_DATA_DIR": str(tmp_path / "data"),
-        "PDE_GATEWAY_DATABASE_URL": database_url,
-        "PDE_GATEWAY_LOG_FORMAT": "json",
-    }
-
-    def invoke(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gateway.cli", *args],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    return invoke
 
 
 def receive(gateway: Gateway, data: bytes, name: str) -> int:
